@@ -1,0 +1,1 @@
+"""Framework adapters, each a pluggy plugin registered through the ``modelboard`` entry points."""

@@ -1,0 +1,80 @@
+"""modelboard: record how every Keras and PyTorch model was built, fed and scored, with one call.
+
+>>> import modelboard as mb
+>>> tracker = mb.Tracker()                       # doctest: +SKIP
+>>> run = tracker.track(model, name="basic_cnn")  # doctest: +SKIP
+
+Public names load on first use, so ``import modelboard`` stays fast and imports no framework.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from modelboard._version import __version__
+
+if TYPE_CHECKING:
+    from modelboard.data import Data
+    from modelboard.errors import (
+        AmbiguousRunIdError,
+        ModelboardError,
+        PluginLoadError,
+        RunFinishedError,
+        RunNotFoundError,
+        StoreVersionError,
+        UnsupportedModelError,
+    )
+    from modelboard.plugins import create_plugin_manager, get_plugin_manager, hookimpl
+    from modelboard.reproduce import reproduce
+    from modelboard.tracking import Run, StoredRun, Tracker
+
+__all__ = [
+    "__version__",
+    "Tracker",
+    "Run",
+    "StoredRun",
+    "Data",
+    "reproduce",
+    "get_plugin_manager",
+    "create_plugin_manager",
+    "hookimpl",
+    "ModelboardError",
+    "UnsupportedModelError",
+    "StoreVersionError",
+    "RunNotFoundError",
+    "AmbiguousRunIdError",
+    "PluginLoadError",
+    "RunFinishedError",
+]
+
+_LAZY = {
+    "Tracker": "modelboard.tracking",
+    "Run": "modelboard.tracking",
+    "StoredRun": "modelboard.tracking",
+    "Data": "modelboard.data",
+    "reproduce": "modelboard.reproduce",
+    "get_plugin_manager": "modelboard.plugins",
+    "create_plugin_manager": "modelboard.plugins",
+    "hookimpl": "modelboard.plugins",
+    "ModelboardError": "modelboard.errors",
+    "UnsupportedModelError": "modelboard.errors",
+    "StoreVersionError": "modelboard.errors",
+    "RunNotFoundError": "modelboard.errors",
+    "AmbiguousRunIdError": "modelboard.errors",
+    "PluginLoadError": "modelboard.errors",
+    "RunFinishedError": "modelboard.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelboard' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,140 @@
+"""``mb.Data``: the data a run sees, split by split, with fingerprints and augmentations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pluggy
+from modelboard.fingerprint import combine_fingerprints
+from modelboard.records import AugmentationRecord, DataRecord, SplitRecord
+
+__all__ = ["Data", "image_geometry"]
+
+
+def image_geometry(shape: Sequence[int | None] | None) -> dict[str, Any] | None:
+    """Width, height and channels of a batch of images from its shape, or ``None``.
+
+    ``(n, h, w)`` is one channel; ``(n, h, w, c)`` is channels-last when ``c`` is 1, 3 or 4,
+    else ``(n, c, h, w)`` channels-first when ``c`` is 1, 3 or 4.
+    """
+    if not shape:
+        return None
+    dims = list(shape)
+    if len(dims) == 3:
+        return {"height": dims[1], "width": dims[2], "channels": 1, "layout": "hw"}
+    if len(dims) == 4:
+        if dims[3] in (1, 3, 4):
+            return {"height": dims[1], "width": dims[2], "channels": dims[3], "layout": "hwc"}
+        if dims[1] in (1, 3, 4):
+            return {"height": dims[2], "width": dims[3], "channels": dims[1], "layout": "chw"}
+    return None
+
+
+def _split_parts(value: Any) -> tuple[Any, Any]:
+    if isinstance(value, tuple) and len(value) == 2:
+        return value
+    if isinstance(value, tuple) and len(value) == 1:
+        return value[0], None
+    return value, None
+
+
+class Data:
+    """The data of a run, described when it is made and attached with ``track(data=...)``.
+
+    Each split is ``(x, y)``, ``x`` alone, or a framework object (tf.data, DataLoader) that an
+    adapter describes. ``augmentations`` is an ImageDataGenerator, a torchvision transform, a
+    dict of settings, or a list of those. ``features`` names the input columns.
+
+    >>> import numpy as np
+    >>> data = Data("toy", train=(np.zeros((4, 2)), np.array([0, 1, 0, 1])), features=["a", "b"])
+    >>> data.record.splits["train"].class_counts
+    {'0': 2, '1': 2}
+    """
+
+    def __init__(
+        self,
+        name: str,
+        train: Any = None,
+        val: Any = None,
+        test: Any = None,
+        *,
+        augmentations: Any = None,
+        features: Sequence[str] | None = None,
+        class_names: Sequence[str] | None = None,
+        preprocessing: Sequence[str] | None = None,
+        splits: dict[str, Any] | None = None,
+        plugin_manager: pluggy.PluginManager | None = None,
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError("mb.Data needs a non-empty name, e.g. mb.Data('digits', train=(x, y))")
+        if plugin_manager is None:
+            from modelboard.plugins import get_plugin_manager
+
+            plugin_manager = get_plugin_manager()
+        self._hooks = plugin_manager.hook
+        all_splits = {"train": train, "val": val, "test": test, **(splits or {})}
+        described = {
+            split: self._describe_split(split, value)
+            for split, value in all_splits.items()
+            if value is not None
+        }
+        first = next(iter(described.values()), None)
+        features_list = [str(f) for f in features] if features is not None else None
+        if features_list is None and first is not None and "columns" in first.details:
+            features_list = list(first.details["columns"])
+        num_classes = None
+        for split in described.values():
+            if split.class_counts:
+                num_classes = max(num_classes or 0, len(split.class_counts))
+        if class_names is not None:
+            num_classes = len(class_names)
+        self.record = DataRecord(
+            name=name,
+            splits=described,
+            features=features_list,
+            num_classes=num_classes,
+            class_names=[str(c) for c in class_names] if class_names is not None else None,
+            image=image_geometry(first.x_shape) if first is not None else None,
+            augmentations=self._describe_augmentations(augmentations),
+            preprocessing=list(preprocessing or []),
+            fingerprint=combine_fingerprints(
+                f"{k}:{v.fingerprint}" for k, v in sorted(described.items())
+            ),
+        )
+
+    def _describe_split(self, name: str, value: Any) -> SplitRecord:
+        x, y = _split_parts(value)
+        record = self._hooks.modelboard_describe_split(name=name, x=x, y=y)
+        if record is None:
+            raise TypeError(
+                f"mb.Data cannot describe split {name!r} of type "
+                f"{type(x).__module__}.{type(x).__qualname__}: pass numpy arrays, a pandas "
+                "DataFrame, tensors, a tf.data.Dataset or a torch DataLoader, as (x, y) or x"
+            )
+        return record
+
+    def _describe_augmentations(self, augmentations: Any) -> list[AugmentationRecord]:
+        if augmentations is None:
+            return []
+        items = augmentations if isinstance(augmentations, list) else [augmentations]
+        out: list[AugmentationRecord] = []
+        for item in items:
+            described = self._hooks.modelboard_describe_augmentations(obj=item)
+            if described is None:
+                raise TypeError(
+                    f"no adapter describes augmentations of type {type(item).__qualname__}; "
+                    "pass an ImageDataGenerator, a torchvision transform, a dict of settings, "
+                    "or an mb.records.AugmentationRecord"
+                )
+            out.extend(described)
+        return out
+
+    @property
+    def name(self) -> str:
+        """The data set's name."""
+        return self.record.name
+
+    def __repr__(self) -> str:
+        splits = ", ".join(f"{k}={v.x_shape}" for k, v in self.record.splits.items())
+        return f"Data({self.record.name!r}, {splits})"

@@ -1,0 +1,111 @@
+"""The hooks an adapter plugin implements. Every hook is named ``modelboard_*``.
+
+Dispatch is by asking: each adapter answers ``None`` for an object that is not its framework's,
+deciding from ``type(obj).__module__`` or ``sys.modules`` and never by importing a framework.
+The hooks marked ``firstresult`` stop at the first adapter that answers.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from modelboard.plugins.markers import hookspec
+
+if TYPE_CHECKING:
+    from modelboard.plugins.types import FrameworkInfo, TrainingHandle
+    from modelboard.records import (
+        AugmentationRecord,
+        NetworkRecord,
+        ParameterGradientStats,
+        SplitRecord,
+    )
+    from modelboard.tracking.run import Run
+
+
+@hookspec(firstresult=True)
+def modelboard_detect_framework(obj: Any) -> FrameworkInfo | None:
+    """Claim ``obj`` as a model of this adapter's framework.
+
+    Called first by ``Tracker.track(obj)``. Return a ``FrameworkInfo`` (framework name and
+    version) for a model this adapter can describe, ``None`` otherwise. firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def modelboard_describe_network(obj: Any, options: dict[str, Any]) -> NetworkRecord | None:
+    """Describe the model's layers, parameter counts, optimizer and loss as a ``NetworkRecord``.
+
+    Called by ``Tracker.track`` after the framework was detected. ``options`` holds the keyword
+    arguments of ``track`` that the core did not use (``optimizer=``, ``example_input=``...).
+    Return ``None`` for an object of another framework. firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def modelboard_attach_training(
+    obj: Any, run: Run, options: dict[str, Any]
+) -> TrainingHandle | None:
+    """Attach to the model's training so that history and gradients are recorded automatically.
+
+    Called by ``Tracker.track`` once the run exists. Return a handle whose ``detach()`` removes
+    every hook the adapter added (called at ``run.finish()`` and when the model is tracked
+    again), or ``None`` for an object of another framework. firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def modelboard_compute_gradients(
+    obj: Any, x: Any, y: Any, loss: Any, options: dict[str, Any]
+) -> list[ParameterGradientStats] | None:
+    """Compute per-parameter gradient statistics for one batch on demand, without training.
+
+    Called by ``run.gradients(x, y, loss)``. ``loss`` is the user's loss (a callable or a
+    framework loss object) or ``None`` for the model's compiled loss. Return ``None`` for an
+    object of another framework. firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def modelboard_predict(obj: Any, x: Any, options: dict[str, Any]) -> Any | None:
+    """Return the model's outputs for ``x`` as a numpy array (probabilities where it can).
+
+    Called by ``run.evaluate(x, y)``. ``options`` may hold ``batch_size``. Return ``None`` for
+    an object of another framework. firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def modelboard_describe_split(name: str, x: Any, y: Any) -> SplitRecord | None:
+    """Describe one data split given as framework objects (tf.data, DataLoader, tensors).
+
+    Called by ``mb.Data`` for each split before the core's own numpy description. ``y`` is
+    ``None`` when the split came as a single object. Return ``None`` for data this adapter does
+    not know. firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def modelboard_describe_augmentations(obj: Any) -> list[AugmentationRecord] | None:
+    """Describe an augmentation pipeline (ImageDataGenerator, torchvision transforms...).
+
+    Called by ``mb.Data(augmentations=obj)``. Return one record per step with all of its
+    parameters, or ``None`` for an object this adapter does not know. firstresult.
+    """
+
+
+@hookspec
+def modelboard_environment() -> dict[str, Any] | None:
+    """Return facts about this adapter's framework for the run's environment record.
+
+    Called once per run by every adapter; the answers are merged. Report only frameworks that
+    are already imported (``sys.modules``): never import one here. Return ``None`` for nothing.
+    """
+
+
+@hookspec(firstresult=True)
+def modelboard_reproduce(network: NetworkRecord) -> Any | None:
+    """Rebuild an untrained model from a stored ``NetworkRecord``.
+
+    Called by ``mb.reproduce(run_id)``. Return the new model, or ``None`` when the record is of
+    another framework. firstresult.
+    """

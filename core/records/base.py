@@ -1,0 +1,93 @@
+"""The base of every record: versioned, JSON round-trippable, compared by content."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
+
+from modelboard.serialization import dumps, from_jsonable, loads, to_jsonable
+
+__all__ = ["Record"]
+
+R = TypeVar("R", bound="Record")
+
+
+class Record:
+    """Mixin for record dataclasses.
+
+    Subclasses are ``@dataclass(eq=False)`` classes with a ``SCHEMA_VERSION``. ``to_dict`` gives
+    plain JSON types plus ``schema_version``; ``from_dict`` rebuilds nested records from the
+    field type hints. Two records are equal when their JSON forms are equal, so NaN equals NaN.
+    """
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types, tagged where JSON needs it (see ``modelboard.serialization``)."""
+        out: dict[str, Any] = {"schema_version": self.SCHEMA_VERSION}
+        for field in dataclasses.fields(self):  # type: ignore[arg-type]
+            out[field.name] = to_jsonable(getattr(self, field.name))
+        return out
+
+    def to_json(self) -> str:
+        """Canonical JSON text (sorted keys): equal records give equal text."""
+        return dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls: type[R], data: dict[str, Any]) -> R:
+        """Rebuild a record from ``to_dict`` output; unknown keys from newer writers are ignored."""
+        version = data.get("schema_version", cls.SCHEMA_VERSION)
+        if isinstance(version, int) and version > cls.SCHEMA_VERSION:
+            from modelboard.errors import StoreVersionError
+
+            raise StoreVersionError(
+                f"{cls.__name__} has schema version {version}, newer than this modelboard's "
+                f"{cls.SCHEMA_VERSION}; upgrade modelboard (pip install -U modelboard) to read it"
+            )
+        hints = typing.get_type_hints(cls)
+        kwargs = {}
+        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+            if field.name in data:
+                kwargs[field.name] = _build(hints[field.name], from_jsonable(data[field.name]))
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls: type[R], text: str) -> R:
+        """Inverse of :meth:`to_json`."""
+        return cls.from_dict(loads(text))
+
+    def __eq__(self, other: object) -> bool:
+        if type(self) is not type(other):
+            return NotImplemented
+        assert isinstance(other, Record)
+        return self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _build(hint: Any, value: Any) -> Any:
+    """Coerce a decoded JSON value to the type a field declares (records, lists, dicts)."""
+    if value is None:
+        return None
+    origin = get_origin(hint)
+    if origin in (Union, types.UnionType):
+        for arg in get_args(hint):
+            if arg is type(None):
+                continue
+            if isinstance(arg, type) and issubclass(arg, Record) and isinstance(value, dict):
+                return arg.from_dict(value)
+            if get_origin(arg) in (list, dict):
+                return _build(arg, value)
+        return value
+    if isinstance(hint, type) and issubclass(hint, Record) and isinstance(value, dict):
+        return hint.from_dict(value)
+    if origin is list and isinstance(value, list):
+        (item,) = get_args(hint) or (Any,)
+        return [_build(item, v) for v in value]
+    if origin is dict and isinstance(value, dict):
+        args = get_args(hint)
+        item = args[1] if len(args) == 2 else Any
+        return {k: _build(item, v) for k, v in value.items()}
+    return value

@@ -1,0 +1,48 @@
+"""The run record: identity, lifecycle, parameters, tags and environment of one tracked run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from modelboard.records.base import Record
+
+__all__ = ["RunRecord", "RUN_STATUSES", "ArtifactRecord"]
+
+RUN_STATUSES = ("running", "finished", "failed", "crashed")
+
+
+@dataclass(eq=False)
+class RunRecord(Record):
+    """One run. Times are Unix seconds (UTC). ``status`` is one of ``RUN_STATUSES``."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    id: str
+    name: str
+    project: str = "default"
+    framework: str | None = None
+    framework_version: str | None = None
+    status: str = "running"
+    created: float = 0.0
+    ended: float | None = None
+    heartbeat: float | None = None
+    parent_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    notes: str = ""
+    environment: dict[str, Any] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    flags: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class ArtifactRecord(Record):
+    """A file stored under the run's artifact folder; ``path`` is relative to that folder."""
+
+    SCHEMA_VERSION: ClassVar[int] = 1
+
+    path: str
+    kind: str = "file"
+    size: int = 0
+    created: float = 0.0

@@ -1,0 +1,95 @@
+"""Creating and upgrading a store's schema, safely when many processes open it at once.
+
+The whole check-and-migrate runs in one write transaction: on SQLite ``BEGIN IMMEDIATE``
+serialises the processes, on PostgreSQL a transaction-scoped advisory lock does. A store whose
+version is newer than ``STORE_SCHEMA_VERSION`` is refused with ``StoreVersionError``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from modelboard.errors import StoreVersionError
+from modelboard.store import tables
+from modelboard.store.tables import STORE_SCHEMA_VERSION, TABLES_BY_VERSION
+from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy.engine import Engine
+
+__all__ = ["ensure_schema", "create_schema_at_version", "read_schema_version", "MIGRATIONS"]
+
+_PG_LOCK_KEY = 0x6D6F64656C  # "model"
+
+
+def _create_tables(conn: Connection, version: int) -> None:
+    for table in TABLES_BY_VERSION[version]:
+        table.create(conn, checkfirst=True)
+
+
+def _migrate_to_2(conn: Connection) -> None:
+    """Version 2 adds ``run_values`` and fills it from the runs and metrics already stored."""
+    from modelboard.store.run_values import rebuild_run_values
+
+    _create_tables(conn, 2)
+    run_ids = [row[0] for row in conn.execute(select(tables.runs.c.id))]
+    rebuild_run_values(conn, run_ids)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _migrate_to_2}
+
+
+def read_schema_version(conn: Connection) -> int | None:
+    """The store's schema version, or ``None`` for a store with no schema yet."""
+    if not inspect(conn).has_table(tables.meta.name):
+        return None
+    row = conn.execute(
+        select(tables.meta.c.value).where(tables.meta.c.key == "schema_version")
+    ).first()
+    return int(row[0]) if row else None
+
+
+def _write_version(conn: Connection, version: int, existed: bool) -> None:
+    if existed:
+        conn.execute(
+            tables.meta.update()
+            .where(tables.meta.c.key == "schema_version")
+            .values(value=str(version))
+        )
+    else:
+        conn.execute(tables.meta.insert().values(key="schema_version", value=str(version)))
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
+
+def ensure_schema(engine: Engine, description: str) -> int:
+    """Create a new store's tables or migrate an older one; return the version now in force."""
+    with engine.begin() as conn:
+        _lock(conn)
+        version = read_schema_version(conn)
+        if version is None:
+            for step in sorted(TABLES_BY_VERSION):
+                _create_tables(conn, step)
+            _write_version(conn, STORE_SCHEMA_VERSION, existed=False)
+            return STORE_SCHEMA_VERSION
+        if version > STORE_SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"the store at {description} has schema version {version}, written by a newer "
+                f"modelboard; this one reads up to version {STORE_SCHEMA_VERSION}. "
+                "Upgrade modelboard (pip install -U modelboard) or use another store."
+            )
+        for step in range(version + 1, STORE_SCHEMA_VERSION + 1):
+            MIGRATIONS[step](conn)
+        if version != STORE_SCHEMA_VERSION:
+            _write_version(conn, STORE_SCHEMA_VERSION, existed=True)
+        return STORE_SCHEMA_VERSION
+
+
+def create_schema_at_version(engine: Engine, version: int) -> None:
+    """Create a new store exactly as modelboard's schema ``version`` made it (for tests)."""
+    with engine.begin() as conn:
+        _lock(conn)
+        for step in range(1, version + 1):
+            _create_tables(conn, step)
+        _write_version(conn, version, existed=False)

@@ -1,0 +1,445 @@
+"""``SQLStore``: every read and write of runs, records, metrics, gradients and artifacts."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+from modelboard.errors import AmbiguousRunIdError, RunNotFoundError
+from modelboard.records import (
+    ArtifactRecord,
+    DataRecord,
+    EvaluationRecord,
+    GradientRecord,
+    MetricSeries,
+    NetworkRecord,
+    Record,
+    RunRecord,
+    TrainingRecord,
+)
+from modelboard.serialization import dumps
+from modelboard.store import tables
+from modelboard.store.engine import READ_ONLY, make_engine
+from modelboard.store.location import StoreLocation
+from modelboard.store.migrations import ensure_schema
+from modelboard.store.run_values import (
+    ValueRow,
+    merge_metric_summaries,
+    replace_values,
+    run_record_rows,
+    scalar_columns,
+)
+from sqlalchemy import Connection, delete, func, select, update
+from sqlalchemy.exc import OperationalError
+
+__all__ = ["SQLStore", "MetricPoint", "DEFAULT_HEARTBEAT_TIMEOUT_S"]
+
+MetricPoint = tuple[str, int, "int | None", float, float]  # key, step, epoch, value, wall_time
+T = TypeVar("T")
+
+DEFAULT_HEARTBEAT_TIMEOUT_S = 30.0
+_RECORD_TYPES: dict[str, type[Record]] = {"data": DataRecord, "network": NetworkRecord}
+_EVALUATION_PREFIX = "evaluation:"
+_RETRIES = 8
+
+
+class SQLStore:
+    """A store in any database SQLAlchemy reaches; SQLite and PostgreSQL are tested.
+
+    ``heartbeat_timeout`` is how old a running run's heartbeat may grow before the run reads as
+    ``crashed``.
+    """
+
+    def __init__(
+        self, location: StoreLocation, heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT_S
+    ):
+        self.location = location
+        self.heartbeat_timeout = heartbeat_timeout
+        self.engine = make_engine(location.url)
+        self.schema_version = self._with_retry(
+            lambda: ensure_schema(self.engine, location.describe())
+        )
+        location.artifact_root.mkdir(parents=True, exist_ok=True)
+
+    # -- transactions -------------------------------------------------------------------------
+
+    def _with_retry(self, work: Callable[[], T]) -> T:
+        for attempt in range(_RETRIES):
+            try:
+                return work()
+            except OperationalError as exc:
+                transient = any(w in str(exc).lower() for w in ("locked", "busy", "deadlock"))
+                if not transient or attempt == _RETRIES - 1:
+                    raise
+                time.sleep(min(0.05 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")
+
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        def attempt() -> T:
+            with self.engine.begin() as conn:
+                return work(conn)
+
+        return self._with_retry(attempt)
+
+    def _read(self, work: Callable[[Connection], T]) -> T:
+        def attempt() -> T:
+            with self.engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+                return work(conn)
+
+        return self._with_retry(attempt)
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    # -- runs ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _run_columns(record: RunRecord) -> dict[str, Any]:
+        return {
+            "project": record.project,
+            "name": record.name,
+            "status": record.status,
+            "framework": record.framework,
+            "created": record.created,
+            "ended": record.ended,
+            "heartbeat": record.heartbeat,
+            "parent_id": record.parent_id,
+            "record": record.to_json(),
+        }
+
+    def create_run(self, record: RunRecord) -> None:
+        """Insert a new run."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(tables.runs.insert().values(id=record.id, **self._run_columns(record)))
+            replace_values(conn, record.id, ("param", "tag", "run"), run_record_rows(record))
+
+        self._write(work)
+
+    def update_run(self, record: RunRecord) -> None:
+        """Overwrite a run's record and its query columns."""
+
+        def work(conn: Connection) -> None:
+            result = conn.execute(
+                update(tables.runs)
+                .where(tables.runs.c.id == record.id)
+                .values(**self._run_columns(record))
+            )
+            if result.rowcount == 0:
+                raise RunNotFoundError(f"run {record.id} is not in the store (was it deleted?)")
+            replace_values(conn, record.id, ("param", "tag", "run"), run_record_rows(record))
+
+        self._write(work)
+
+    def beat(self, run_id: str, now: float) -> None:
+        """Record that a run's process is alive."""
+        self._write(
+            lambda conn: conn.execute(
+                update(tables.runs).where(tables.runs.c.id == run_id).values(heartbeat=now)
+            )
+        )
+
+    def _effective(self, record: RunRecord, now: float) -> RunRecord:
+        stale = record.heartbeat is not None and now - record.heartbeat > self.heartbeat_timeout
+        if record.status == "running" and stale:
+            record.status = "crashed"
+        return record
+
+    def _record_from_row(self, row: Any, now: float) -> RunRecord:
+        record = RunRecord.from_json(row.record)
+        record.heartbeat = row.heartbeat  # the column is newer than the JSON between updates
+        return self._effective(record, now)
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """The full id of the run whose id is ``prefix`` or starts with it."""
+        prefix = prefix.strip().lower()
+        if not prefix:
+            raise RunNotFoundError("an empty run id matches no run")
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+        def work(conn: Connection) -> list[str]:
+            return [
+                r[0]
+                for r in conn.execute(
+                    select(tables.runs.c.id)
+                    .where(tables.runs.c.id.like(escaped + "%", escape="\\"))
+                    .limit(6)
+                )
+            ]
+
+        matches = self._read(work)
+        if prefix in matches:
+            return prefix
+        if not matches:
+            raise RunNotFoundError(f"no run with id {prefix!r} in {self.location.describe()}")
+        if len(matches) > 1:
+            shown = ", ".join(m[:12] for m in matches[:5])
+            raise AmbiguousRunIdError(
+                f"run id prefix {prefix!r} matches several runs ({shown}); give more characters"
+            )
+        return matches[0]
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The run record with its effective status (``crashed`` once the heartbeat is stale)."""
+        full_id = self.resolve_run_id(run_id)
+        cols = tables.runs.c
+        row = self._read(
+            lambda conn: conn.execute(
+                select(cols.record, cols.heartbeat).where(cols.id == full_id)
+            ).first()
+        )
+        if row is None:
+            raise RunNotFoundError(f"no run with id {run_id!r} in {self.location.describe()}")
+        return self._record_from_row(row, time.time())
+
+    def list_runs(
+        self,
+        *,
+        project: str | None = None,
+        status: str | Sequence[str] | None = None,
+        parent_id: str | None = None,
+        limit: int | None = None,
+        newest_first: bool = True,
+    ) -> list[RunRecord]:
+        """Run records, filtered in the database; ``status`` filters on the effective status."""
+        now = time.time()
+        cols = tables.runs.c
+        query = select(cols.record, cols.heartbeat)
+        if project is not None:
+            query = query.where(cols.project == project)
+        if parent_id is not None:
+            query = query.where(cols.parent_id == parent_id)
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            query = query.where(self.effective_status_clause(now).in_(wanted))
+        query = query.order_by(cols.created.desc() if newest_first else cols.created.asc())
+        if limit is not None:
+            query = query.limit(limit)
+        rows = self._read(lambda conn: conn.execute(query).all())
+        return [self._record_from_row(row, now) for row in rows]
+
+    def effective_status_clause(self, now: float) -> Any:
+        """SQL for a run's status as readers see it (stale running runs are ``crashed``)."""
+        from sqlalchemy import case
+
+        cols = tables.runs.c
+        cutoff = now - self.heartbeat_timeout
+        return case(
+            ((cols.status == "running") & (cols.heartbeat < cutoff), "crashed"),
+            else_=cols.status,
+        )
+
+    def count_runs(self) -> int:
+        """How many runs the store holds."""
+        return int(
+            self._read(
+                lambda conn: conn.execute(
+                    select(func.count()).select_from(tables.runs)
+                ).scalar_one()
+            )
+        )
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run with everything recorded for it, its artifact folder included."""
+        full_id = self.resolve_run_id(run_id)
+
+        def work(conn: Connection) -> None:
+            for table in (
+                tables.metrics,
+                tables.gradients,
+                tables.records,
+                tables.artifacts,
+                tables.run_values,
+            ):
+                conn.execute(delete(table).where(table.c.run_id == full_id))
+            conn.execute(delete(tables.runs).where(tables.runs.c.id == full_id))
+
+        self._write(work)
+        shutil.rmtree(self.artifact_dir(full_id, create=False), ignore_errors=True)
+
+    # -- records ------------------------------------------------------------------------------
+
+    def put_record(
+        self, run_id: str, kind: str, record: Record, values: Sequence[ValueRow] = ()
+    ) -> None:
+        """Store a record (``data``, ``network``, ``evaluation:<split>``) and its values."""
+        payload = record.to_json()
+        now = time.time()
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                delete(tables.records).where(
+                    tables.records.c.run_id == run_id, tables.records.c.kind == kind
+                )
+            )
+            conn.execute(
+                tables.records.insert().values(
+                    run_id=run_id, kind=kind, payload=payload, updated=now
+                )
+            )
+            if values:
+                from modelboard.store.run_values import upsert_values
+
+                upsert_values(conn, list(values))
+
+        self._write(work)
+
+    def put_evaluation(self, run_id: str, record: EvaluationRecord) -> None:
+        """Store an evaluation record and its ``<split>_<metric>`` leaderboard values."""
+        rows: list[ValueRow] = [
+            (run_id, "eval", f"{record.split}_{name}", *scalar_columns(value))
+            for name, value in record.metrics.items()
+        ]
+        for name, values in record.per_class.items():
+            rows.append((run_id, "eval", f"{record.split}_{name}_per_class", None, dumps(values)))
+        self.put_record(run_id, _EVALUATION_PREFIX + record.split, record, rows)
+
+    def get_records(self, run_id: str) -> dict[str, Record]:
+        """Every record document of a run, keyed by kind."""
+        rows = self._read(
+            lambda conn: conn.execute(
+                select(tables.records.c.kind, tables.records.c.payload).where(
+                    tables.records.c.run_id == run_id
+                )
+            ).all()
+        )
+        out: dict[str, Record] = {}
+        for kind, payload in rows:
+            if kind.startswith(_EVALUATION_PREFIX):
+                out[kind] = EvaluationRecord.from_json(payload)
+            elif kind in _RECORD_TYPES:
+                out[kind] = _RECORD_TYPES[kind].from_json(payload)
+        return out
+
+    # -- metrics and gradients ----------------------------------------------------------------
+
+    def append(
+        self,
+        run_id: str,
+        points: Sequence[MetricPoint],
+        gradient_records: Sequence[GradientRecord] = (),
+        heartbeat: float | None = None,
+    ) -> None:
+        """Write a batch of metric points and gradient records in one transaction."""
+        if not points and not gradient_records and heartbeat is None:
+            return
+
+        def work(conn: Connection) -> None:
+            if points:
+                conn.execute(
+                    tables.metrics.insert(),
+                    [
+                        {
+                            "run_id": run_id,
+                            "key": k,
+                            "step": s,
+                            "epoch": e,
+                            "value": v if not math.isnan(v) else None,
+                            "wall_time": w,
+                        }
+                        for k, s, e, v, w in points
+                    ],
+                )
+                merge_metric_summaries(conn, run_id, points)
+            if gradient_records:
+                conn.execute(
+                    tables.gradients.insert(),
+                    [
+                        {
+                            "run_id": run_id,
+                            "step": g.step,
+                            "epoch": g.epoch,
+                            "wall_time": g.wall_time,
+                            "global_norm": g.global_norm if math.isfinite(g.global_norm) else None,
+                            "payload": g.to_json(),
+                        }
+                        for g in gradient_records
+                    ],
+                )
+            if heartbeat is not None:
+                conn.execute(
+                    update(tables.runs)
+                    .where(tables.runs.c.id == run_id)
+                    .values(heartbeat=heartbeat)
+                )
+
+        self._write(work)
+
+    def get_training(self, run_id: str) -> TrainingRecord:
+        """Every metric point of a run, grouped by metric name in logging order."""
+        m = tables.metrics
+        rows = self._read(
+            lambda conn: conn.execute(
+                select(m.c.key, m.c.step, m.c.epoch, m.c.value, m.c.wall_time)
+                .where(m.c.run_id == run_id)
+                .order_by(m.c.id)
+            ).all()
+        )
+        series: dict[str, MetricSeries] = {}
+        for key, step, epoch, value, wall in rows:
+            s = series.setdefault(key, MetricSeries())
+            s.steps.append(int(step))
+            s.epochs.append(None if epoch is None else int(epoch))
+            s.values.append(float("nan") if value is None else float(value))
+            s.wall_times.append(float(wall))
+        return TrainingRecord(metrics=series)
+
+    def get_gradients(self, run_id: str) -> list[GradientRecord]:
+        """Every gradient capture of a run, in order."""
+        g = tables.gradients
+        rows = self._read(
+            lambda conn: conn.execute(
+                select(g.c.payload).where(g.c.run_id == run_id).order_by(g.c.id)
+            ).all()
+        )
+        return [GradientRecord.from_json(r[0]) for r in rows]
+
+    # -- artifacts ----------------------------------------------------------------------------
+
+    def artifact_dir(self, run_id: str, create: bool = True) -> Path:
+        """The folder of a run's artifacts under the artifact root."""
+        folder = self.location.artifact_root / run_id
+        if create:
+            folder.mkdir(parents=True, exist_ok=True)
+        return folder
+
+    def add_artifact(self, run_id: str, record: ArtifactRecord) -> None:
+        """Register a file already placed in the run's artifact folder."""
+
+        def work(conn: Connection) -> None:
+            a = tables.artifacts
+            conn.execute(delete(a).where(a.c.run_id == run_id, a.c.path == record.path))
+            conn.execute(
+                a.insert().values(
+                    run_id=run_id,
+                    path=record.path,
+                    kind=record.kind,
+                    size=record.size,
+                    created=record.created,
+                )
+            )
+
+        self._write(work)
+
+    def get_artifacts(self, run_id: str) -> list[ArtifactRecord]:
+        """The run's artifacts in the order they were added."""
+        a = tables.artifacts
+        rows = self._read(
+            lambda conn: conn.execute(
+                select(a.c.path, a.c.kind, a.c.size, a.c.created)
+                .where(a.c.run_id == run_id)
+                .order_by(a.c.created, a.c.path)
+            ).all()
+        )
+        return [
+            ArtifactRecord(path=p, kind=k, size=int(s), created=float(c)) for p, k, s, c in rows
+        ]
+
+    def known_run_ids(self) -> set[str]:
+        """Ids of every stored run (for garbage collection of artifact folders)."""
+        return {r[0] for r in self._read(lambda conn: conn.execute(select(tables.runs.c.id)).all())}

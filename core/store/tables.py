@@ -1,0 +1,124 @@
+"""The store's tables (SQLAlchemy Core). ``STORE_SCHEMA_VERSION`` is what this code writes.
+
+- ``meta``: key/value facts of the store, ``schema_version`` among them.
+- ``runs``: one row per run; the full ``RunRecord`` as JSON plus the columns queries use.
+- ``records``: one JSON document per run and kind (``data``, ``network``, ``evaluation:<split>``).
+- ``metrics``: one row per logged point.
+- ``gradients``: one row per gradient capture, the per-parameter statistics as JSON.
+- ``artifacts``: files stored under the run's artifact folder.
+- ``run_values`` (since version 2): one scalar per run and (kind, name) for the leaderboard to
+  sort and filter in SQL: ``param``, ``tag``, ``metric_last``, ``metric_min``, ``metric_max``,
+  ``eval`` and ``run`` values.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "STORE_SCHEMA_VERSION",
+    "metadata",
+    "meta",
+    "runs",
+    "records",
+    "metrics",
+    "gradients",
+    "artifacts",
+    "run_values",
+]
+
+STORE_SCHEMA_VERSION = 2
+
+metadata = MetaData()
+
+meta = Table(
+    "modelboard_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("project", String(255), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
+    Column("framework", String(64)),
+    Column("created", Float, nullable=False, index=True),
+    Column("ended", Float),
+    Column("heartbeat", Float),
+    Column("parent_id", String(32), index=True),
+    Column("record", Text, nullable=False),
+)
+
+records = Table(
+    "records",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("kind", String(128), primary_key=True),
+    Column("payload", Text, nullable=False),
+    Column("updated", Float, nullable=False),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("step", Integer, nullable=False),
+    Column("epoch", Integer),
+    Column("value", Float),
+    Column("wall_time", Float, nullable=False),
+    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+)
+
+gradients = Table(
+    "gradients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False, index=True),
+    Column("step", Integer, nullable=False),
+    Column("epoch", Integer),
+    Column("wall_time", Float, nullable=False),
+    Column("global_norm", Float),
+    Column("payload", Text, nullable=False),
+)
+
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("path", String(1024), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("created", Float, nullable=False),
+)
+
+run_values = Table(
+    "run_values",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("kind", String(16), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("value_num", Float),
+    Column("value_text", Text),
+    Index("ix_run_values_kind_name_num", "kind", "name", "value_num"),
+    Index("ix_run_values_kind_name_text", "kind", "name", "value_text"),
+)
+
+TABLES_BY_VERSION = {
+    1: [meta, runs, records, metrics, gradients, artifacts],
+    2: [run_values],
+}

@@ -1,0 +1,321 @@
+"""``Run``: one tracked run, live. Logs metrics, params, tags, artifacts, gradients, evaluations."""
+
+from __future__ import annotations
+
+import numbers
+import shutil
+import threading
+import time
+import traceback
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from modelboard.errors import RunFinishedError
+from modelboard.records import (
+    RUN_STATUSES,
+    ArtifactRecord,
+    DataRecord,
+    EvaluationRecord,
+    GradientRecord,
+    NetworkRecord,
+    RunRecord,
+    TrainingRecord,
+)
+from modelboard.tracking import lifecycle
+from modelboard.tracking.writer import RunWriter
+
+if TYPE_CHECKING:
+    import pluggy
+    from modelboard.data import Data
+    from modelboard.plugins.types import TrainingHandle
+    from modelboard.store import SQLStore
+
+__all__ = ["Run"]
+
+
+def _metric_value(key: str, value: Any) -> float:
+    """A metric as a float; numpy scalars and 0-d tensors (torch, TensorFlow) are unwrapped."""
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return float(value)
+    shape = getattr(value, "shape", None)
+    if shape is not None and tuple(shape) == ():
+        if callable(getattr(value, "item", None)):
+            return _metric_value(key, value.item())
+        if callable(getattr(value, "numpy", None)):
+            return _metric_value(key, value.numpy())
+    raise TypeError(
+        f"metric {key!r} must be a real number, got {type(value).__qualname__} {value!r:.60}; "
+        "log text with run.set_tags() or run.log_params()"
+    )
+
+
+class Run:
+    """A run being recorded. Made by ``Tracker.track`` or ``Tracker.start_run``.
+
+    Use it as a context manager to finish it as ``finished``, or ``failed`` with the error when
+    the block raises.
+    """
+
+    def __init__(
+        self,
+        record: RunRecord,
+        store: SQLStore,
+        plugin_manager: pluggy.PluginManager,
+        model: Any = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        self.record = record
+        self._store = store
+        self._plugins = plugin_manager
+        self.model = model
+        self.options = dict(options or {})
+        self.data: DataRecord | None = None
+        self.network: NetworkRecord | None = None
+        self._handle: TrainingHandle | None = None
+        self._lock = threading.RLock()
+        self._next_step = 0
+        self._writer = RunWriter(store, record.id)
+        lifecycle.register(self)
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @property
+    def id(self) -> str:
+        """The run's 32-character hex id."""
+        return self.record.id
+
+    @property
+    def name(self) -> str:
+        """The run's name."""
+        return self.record.name
+
+    @property
+    def status(self) -> str:
+        """``running`` until finished, then ``finished``, ``failed`` or ``crashed``."""
+        return self.record.status
+
+    @property
+    def finished(self) -> bool:
+        """True once ``finish`` ran."""
+        return self.record.status != "running"
+
+    @property
+    def artifact_dir(self) -> Path:
+        """The folder that holds this run's artifacts."""
+        return self._store.artifact_dir(self.id)
+
+    def __repr__(self) -> str:
+        return f"Run(id={self.id[:8]!r}, name={self.name!r}, status={self.status!r})"
+
+    def _check_open(self, what: str) -> None:
+        if self.finished:
+            raise RunFinishedError(
+                f"cannot {what}: run {self.id[:8]} ({self.name}) is already {self.status}; "
+                "start a new run with tracker.track() or tracker.start_run()"
+            )
+
+    # -- logging ------------------------------------------------------------------------------
+
+    def log(self, step: int | None = None, epoch: int | None = None, **metrics: Any) -> None:
+        """Log metric values at a step (default: one more than the last) and optional epoch."""
+        self._check_open("log metrics")
+        if not metrics:
+            raise ValueError("run.log() needs at least one metric, e.g. run.log(loss=0.3)")
+        values = {str(k): _metric_value(str(k), v) for k, v in metrics.items()}
+        now = time.time()
+        with self._lock:
+            if step is None:
+                step = self._next_step
+            step = int(step)
+            self._next_step = max(self._next_step, step + 1)
+        ep = None if epoch is None else int(epoch)
+        self._writer.add_points([(k, step, ep, v, now) for k, v in values.items()])
+
+    def log_params(self, **hparams: Any) -> None:
+        """Record hyperparameters (merged into earlier ones)."""
+        with self._lock:
+            self.record.params.update(hparams)
+            self._store.update_run(self.record)
+
+    def set_tags(self, **tags: Any) -> None:
+        """Set tags; values are stored as text."""
+        with self._lock:
+            self.record.tags.update({k: str(v) for k, v in tags.items()})
+            self._store.update_run(self.record)
+
+    def log_artifact(
+        self, path: str | Path, name: str | None = None, kind: str = "file"
+    ) -> ArtifactRecord:
+        """Copy a file (or folder) into the run's artifact folder and register it."""
+        source = Path(path)
+        if not source.exists():
+            raise FileNotFoundError(f"cannot log artifact {source}: no such file or folder")
+        target_name = name or source.name
+        target = self.artifact_dir / target_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, dirs_exist_ok=True)
+            size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+        else:
+            if source.resolve() != target.resolve():
+                shutil.copy2(source, target)
+            size = target.stat().st_size
+        record = ArtifactRecord(path=target_name, kind=kind, size=size, created=time.time())
+        self._store.add_artifact(self.id, record)
+        return record
+
+    def set_data(self, data: Data | DataRecord) -> None:
+        """Attach the data record (from ``mb.Data``) to this run."""
+        from modelboard.data import Data
+
+        record = data.record if isinstance(data, Data) else data
+        if not isinstance(record, DataRecord):
+            raise TypeError(f"data must be mb.Data or a DataRecord, got {type(data).__qualname__}")
+        with self._lock:
+            self.data = record
+            self._store.put_record(self.id, "data", record)
+
+    def set_network(self, network: NetworkRecord) -> None:
+        """Store the network record (adapters call this; also when the model changes)."""
+        with self._lock:
+            self.network = network
+            self._store.put_record(self.id, "network", network)
+
+    def update_network(self, **fields: Any) -> None:
+        """Change fields of the network record (epochs run, optimizer after compile...)."""
+        with self._lock:
+            if self.network is None:
+                raise RuntimeError("this run has no network record; track a model first")
+            for key, value in fields.items():
+                if not hasattr(self.network, key):
+                    raise AttributeError(f"NetworkRecord has no field {key!r}")
+                setattr(self.network, key, value)
+            self._store.put_record(self.id, "network", self.network)
+
+    def log_gradients(self, record: GradientRecord) -> None:
+        """Queue a gradient capture and fold its health flags into the run's flags."""
+        self._check_open("log gradients")
+        self._writer.add_gradients(record)
+        changed = False
+        with self._lock:
+            for flag, value in record.flags.items():
+                key = f"gradients_{flag}"
+                if value and not self.record.flags.get(key):
+                    self.record.flags[key] = True
+                    changed = True
+                elif key not in self.record.flags:
+                    self.record.flags[key] = bool(value)
+                    changed = True
+        if changed:
+            self._store.update_run(self.record)
+
+    def flush(self) -> None:
+        """Write every queued point now (the writer also does so twice a second)."""
+        self._writer.flush()
+
+    # -- framework-backed actions -------------------------------------------------------------
+
+    def attach(self, handle: TrainingHandle | None) -> None:
+        """Keep the adapter's training handle so that ``finish`` can detach it."""
+        self._handle = handle
+
+    def detach(self) -> None:
+        """Remove every hook the adapter added to the model."""
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.detach()
+
+    def gradients(
+        self,
+        x: Any,
+        y: Any,
+        loss: Any = None,
+        *,
+        step: int | None = None,
+        log: bool = True,
+        **options: Any,
+    ) -> GradientRecord:
+        """Per-parameter gradient statistics of the tracked model for one batch, on demand."""
+        from modelboard.gradients import make_gradient_record
+
+        if self.model is None:
+            raise RuntimeError("run.gradients() needs a model: track one with tracker.track(model)")
+        stats = self._plugins.hook.modelboard_compute_gradients(
+            obj=self.model, x=x, y=y, loss=loss, options={**self.options, **options}
+        )
+        if stats is None:
+            raise RuntimeError(f"no adapter computes gradients for {type(self.model).__qualname__}")
+        record = make_gradient_record(
+            stats, step=self._next_step if step is None else step, source="on_demand"
+        )
+        if log and not self.finished:
+            self.log_gradients(record)
+        return record
+
+    def predict(self, x: Any, **options: Any) -> Any:
+        """The tracked model's outputs for ``x`` as a numpy array (probabilities where it can)."""
+        if self.model is None:
+            raise RuntimeError("this run has no model; pass y_score= or y_pred= to evaluate()")
+        out = self._plugins.hook.modelboard_predict(
+            obj=self.model, x=x, options={**self.options, **options}
+        )
+        if out is None:
+            raise RuntimeError(f"no adapter predicts with {type(self.model).__qualname__}")
+        return out
+
+    def evaluate(self, x: Any = None, y: Any = None, **kwargs: Any) -> EvaluationRecord:
+        """Evaluate on a split and store the record and its plots; see ``modelboard.evaluation``."""
+        from modelboard.evaluation import evaluate_run
+
+        return evaluate_run(self, x, y, **kwargs)
+
+    def store_evaluation(self, record: EvaluationRecord) -> None:
+        """Store an evaluation record (``evaluate`` calls this)."""
+        self._store.put_evaluation(self.id, record)
+
+    def training(self) -> TrainingRecord:
+        """Every metric logged so far (queued points are written first)."""
+        self.flush()
+        return self._store.get_training(self.id)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def finish(self, status: str = "finished", error: BaseException | None = None) -> None:
+        """End the run: detach hooks, write what is queued, set the status. Idempotent."""
+        if status not in RUN_STATUSES or status == "running":
+            raise ValueError(f"status must be one of finished, failed, crashed; got {status!r}")
+        with self._lock:
+            if self.finished:
+                return
+            try:
+                self.detach()
+            finally:
+                self._writer.close()
+                self.record.status = status
+                self.record.ended = time.time()
+                self.record.heartbeat = self.record.ended
+                if error is not None:
+                    self.record.error = {
+                        "type": type(error).__name__,
+                        "message": str(error),
+                        "traceback": "".join(
+                            traceback.format_exception(type(error), error, error.__traceback__)
+                        )[-8000:],
+                    }
+                self._store.update_run(self.record)
+                lifecycle.unregister(self)
+
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self.finish("finished")
+        else:
+            self.finish("failed", error=exc)

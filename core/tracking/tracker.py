@@ -1,0 +1,230 @@
+"""``Tracker``: opens a store and starts runs, with or without a model."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pluggy
+from modelboard.errors import UnsupportedModelError
+from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, RunRecord
+from modelboard.store import DEFAULT_HEARTBEAT_TIMEOUT_S, SQLStore, resolve_location
+from modelboard.tracking.environment import capture_environment
+from modelboard.tracking.run import Run
+from modelboard.tracking.stored_run import StoredRun
+
+__all__ = ["Tracker", "HEARTBEAT_TIMEOUT_ENV"]
+
+HEARTBEAT_TIMEOUT_ENV = "MODELBOARD_HEARTBEAT_TIMEOUT"
+
+
+def _heartbeat_timeout(value: float | None) -> float:
+    if value is not None:
+        return float(value)
+    env = os.environ.get(HEARTBEAT_TIMEOUT_ENV)
+    if env:
+        try:
+            return float(env)
+        except ValueError:
+            raise ValueError(
+                f"{HEARTBEAT_TIMEOUT_ENV} must be a number of seconds, got {env!r}"
+            ) from None
+    return DEFAULT_HEARTBEAT_TIMEOUT_S
+
+
+class Tracker:
+    """The entry point: ``mb.Tracker()`` opens ``./.modelboard`` (or ``MODELBOARD_URI``).
+
+    ``store`` is a folder or an SQLAlchemy URL (``postgresql+psycopg://...``).
+    ``heartbeat_timeout`` (default 30 s, or ``MODELBOARD_HEARTBEAT_TIMEOUT``) is how long a run
+    may go without a heartbeat before it reads as ``crashed``.
+    """
+
+    def __init__(
+        self,
+        store: str | os.PathLike[str] | None = None,
+        *,
+        project: str = "default",
+        artifact_root: str | os.PathLike[str] | None = None,
+        plugin_manager: pluggy.PluginManager | None = None,
+        heartbeat_timeout: float | None = None,
+    ) -> None:
+        if plugin_manager is None:
+            from modelboard.plugins import get_plugin_manager
+
+            plugin_manager = get_plugin_manager()
+        self.plugins = plugin_manager
+        self.project = project
+        self.location = resolve_location(store, artifact_root)
+        self.store = SQLStore(
+            self.location, heartbeat_timeout=_heartbeat_timeout(heartbeat_timeout)
+        )
+        self._tracked: dict[int, Run] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Tracker(store={self.location.describe()!r}, project={self.project!r})"
+
+    # -- starting runs ------------------------------------------------------------------------
+
+    def _new_record(
+        self,
+        name: str | None,
+        project: str | None,
+        hparams: Mapping[str, Any] | None,
+        tags: Mapping[str, Any] | None,
+        notes: str,
+        parent: Run | str | None,
+        framework: str | None,
+        framework_version: str | None,
+    ) -> RunRecord:
+        run_id = uuid.uuid4().hex
+        now = time.time()
+        parent_id = parent.id if isinstance(parent, Run) else parent
+        return RunRecord(
+            id=run_id,
+            name=name or f"run-{run_id[:8]}",
+            project=project or self.project,
+            framework=framework,
+            framework_version=framework_version,
+            status="running",
+            created=now,
+            heartbeat=now,
+            parent_id=parent_id,
+            tags={str(k): str(v) for k, v in (tags or {}).items()},
+            params=dict(hparams or {}),
+            notes=notes,
+            environment=capture_environment(self.plugins.hook),
+        )
+
+    def start_run(
+        self,
+        name: str | None = None,
+        *,
+        data: Any = None,
+        hparams: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        project: str | None = None,
+        notes: str = "",
+        parent: Run | str | None = None,
+        framework: str | None = None,
+    ) -> Run:
+        """Start a run with no model: log metrics, or evaluate predictions made elsewhere."""
+        record = self._new_record(name, project, hparams, tags, notes, parent, framework, None)
+        self.store.create_run(record)
+        run = Run(record, self.store, self.plugins)
+        if data is not None:
+            self._attach_data(run, data)
+        return run
+
+    def track(
+        self,
+        obj: Any,
+        *,
+        name: str | None = None,
+        data: Any = None,
+        hparams: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        project: str | None = None,
+        notes: str = "",
+        parent: Run | str | None = None,
+        **options: Any,
+    ) -> Run:
+        """Start a run for a model; the adapter that claims it records network and training.
+
+        Extra keyword arguments go to the adapter (``optimizer=``, ``example_input=``,
+        ``gradients_every=``...).
+        """
+        hook = self.plugins.hook
+        info = hook.modelboard_detect_framework(obj=obj)
+        if info is None:
+            from modelboard.plugins import adapter_names
+
+            raise UnsupportedModelError(obj, adapter_names(self.plugins))
+        network: NetworkRecord | None = hook.modelboard_describe_network(obj=obj, options=options)
+        run_name = name or (network.architecture if network is not None else None)
+        record = self._new_record(
+            run_name, project, hparams, tags, notes, parent, info.name, info.version
+        )
+        self.store.create_run(record)
+        run = Run(record, self.store, self.plugins, model=obj, options=options)
+        try:
+            if data is not None:
+                self._attach_data(run, data)
+            if network is not None:
+                run.set_network(network)
+            with self._lock:
+                previous = self._tracked.get(id(obj))
+                if previous is not None and previous.model is obj:
+                    previous.detach()
+            run.attach(hook.modelboard_attach_training(obj=obj, run=run, options=options))
+            with self._lock:
+                self._tracked[id(obj)] = run
+        except BaseException as exc:
+            run.finish("failed", error=exc)
+            raise
+        return run
+
+    def _attach_data(self, run: Run, data: Any) -> None:
+        from modelboard.data import Data
+
+        if isinstance(data, (Data, DataRecord)):
+            run.set_data(data)
+        else:
+            raise TypeError(
+                f"data= takes mb.Data(name, train=(x, y), val=...), got {type(data).__qualname__}"
+            )
+
+    # -- reading runs -------------------------------------------------------------------------
+
+    def runs(
+        self,
+        *,
+        project: str | None = None,
+        status: str | Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[RunRecord]:
+        """Run records, newest first; ``status`` filters on the effective status."""
+        return self.store.list_runs(project=project, status=status, limit=limit)
+
+    def get(self, run_id: str | Run) -> StoredRun:
+        """Every record of one run; ``run_id`` may be a unique prefix."""
+        run_key = run_id.id if isinstance(run_id, Run) else run_id
+        if isinstance(run_id, Run):
+            run_id.flush()
+        record = self.store.get_run(run_key)
+        documents = self.store.get_records(record.id)
+        data = documents.get("data")
+        network = documents.get("network")
+        evaluations = {
+            kind.split(":", 1)[1]: doc
+            for kind, doc in documents.items()
+            if isinstance(doc, EvaluationRecord)
+        }
+        return StoredRun(
+            run=record,
+            data=data if isinstance(data, DataRecord) else None,
+            network=network if isinstance(network, NetworkRecord) else None,
+            training=self.store.get_training(record.id),
+            gradients=self.store.get_gradients(record.id),
+            evaluations=evaluations,
+            artifacts=self.store.get_artifacts(record.id),
+        )
+
+    def delete(self, run_id: str) -> None:
+        """Delete a run and its artifacts."""
+        self.store.delete_run(run_id)
+
+    def close(self) -> None:
+        """Release the store's connections."""
+        self.store.close()
+
+    def __enter__(self) -> Tracker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
