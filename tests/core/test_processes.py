@@ -1,0 +1,141 @@
+"""Many processes writing one store at once, crashes and interpreter exits."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import modelboard as mb
+
+WRITER = textwrap.dedent(
+    """
+    import sys, time
+    import modelboard as mb
+
+    store, index, start_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    while time.time() < start_at:
+        time.sleep(0.005)
+    tracker = mb.Tracker(store)
+    with tracker.start_run(f"writer-{index}") as run:
+        for step in range(5000):
+            run.log(step=step, value=float(index * 10000 + step))
+    print("ok", run.id)
+    """
+)
+
+
+def test_eight_processes_log_to_one_new_sqlite_store(tmp_path: Path) -> None:
+    store = tmp_path / "shared-store"  # does not exist yet: all eight create it together
+    start_at = time.time() + 3.0
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(store), str(i), str(start_at)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(8)
+    ]
+    results = [p.communicate(timeout=240) for p in procs]
+    for proc, (out, err) in zip(procs, results, strict=True):
+        assert proc.returncode == 0, err
+        assert out.startswith("ok"), out
+        assert "Traceback" not in err and "locked" not in err, err
+
+    with mb.Tracker(store) as tracker:
+        runs = tracker.runs()
+        assert len(runs) == 8 and {r.status for r in runs} == {"finished"}
+        total = 0
+        for record in runs:
+            series = tracker.get(record.id).training.metrics["value"]
+            index = int(record.name.split("-")[1])
+            assert series.steps == list(range(5000))
+            assert series.values == [float(index * 10000 + s) for s in range(5000)]
+            total += len(series.values)
+        assert total == 40_000
+
+
+VICTIM = textwrap.dedent(
+    """
+    import sys, time
+    import modelboard as mb
+
+    tracker = mb.Tracker(sys.argv[1])
+    run = tracker.start_run("victim")
+    print(run.id, flush=True)
+    step = 0
+    while True:
+        run.log(step=step, t=time.time())
+        step += 1
+        time.sleep(0.002)
+    """
+)
+
+
+def test_sigkill_loses_at_most_the_last_second_and_reads_as_crashed(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    env = {**os.environ, "MODELBOARD_HEARTBEAT_TIMEOUT": "3"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", VICTIM, str(store)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    time.sleep(2.5)
+    killed_at = time.time()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+
+    with mb.Tracker(store, heartbeat_timeout=3) as tracker:
+        series = tracker.get(run_id).training.metrics["t"]
+        stored_times = series.values
+        assert len(stored_times) > 100
+        # the stored points are an unbroken prefix of what was logged, reaching to within one
+        # second of the kill: every point logged more than 1 s before it is stored
+        assert series.steps == list(range(len(series.steps)))
+        assert max(stored_times) >= killed_at - 1.0
+        assert tracker.get(run_id).status == "running"  # heartbeat still fresh
+        time.sleep(3.5)
+        assert tracker.get(run_id).status == "crashed"
+        assert [r.id for r in tracker.runs(status="crashed")] == [run_id]
+
+
+EXITER = textwrap.dedent(
+    """
+    import sys
+    import modelboard as mb
+
+    tracker = mb.Tracker(sys.argv[1])
+    run = tracker.start_run(sys.argv[2])
+    run.log(loss=1.0)
+    print(run.id, flush=True)
+    if sys.argv[2] == "raises":
+        raise ValueError("training diverged")
+    """
+)
+
+
+def test_open_runs_are_finished_at_exit_or_failed_on_an_uncaught_error(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    ids = {}
+    for mode in ("exits", "raises"):
+        done = subprocess.run(
+            [sys.executable, "-c", EXITER, str(store), mode],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == (0 if mode == "exits" else 1), done.stderr
+        ids[mode] = done.stdout.strip()
+    with mb.Tracker(store) as tracker:
+        exited = tracker.get(ids["exits"])
+        assert exited.status == "finished"
+        assert exited.training.metrics["loss"].values == [1.0]
+        failed = tracker.get(ids["raises"])
+        assert failed.status == "failed"
+        assert failed.run.error["type"] == "ValueError"
+        assert failed.run.error["message"] == "training diverged"
