@@ -50,7 +50,8 @@ def test_import_and_plugin_loading_import_no_framework() -> None:
         import sys, modelboard as mb
         pm = mb.get_plugin_manager()
         names = sorted(n for n in (pm.get_name(p) for p in pm.get_plugins()) if n)
-        heavy = [m for m in ("tensorflow", "torch", "keras", "matplotlib", "sklearn") if m in sys.modules]
+        heavy = [m for m in ("tensorflow", "torch", "keras", "matplotlib", "sklearn")
+                 if m in sys.modules]
         print(names, heavy)
         """
     )
