@@ -28,7 +28,7 @@ def fingerprint_array(array: Any) -> str:
         return digest.hexdigest()
     flat = np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
     for start in range(0, flat.size, _CHUNK_BYTES):
-        digest.update(memoryview(flat[start : start + _CHUNK_BYTES]))
+        digest.update(flat[start : start + _CHUNK_BYTES].data)
     return digest.hexdigest()
 
 
