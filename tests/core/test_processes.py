@@ -17,47 +17,61 @@ WRITER = textwrap.dedent(
     import sys, time
     import modelboard as mb
 
-    store, index, start_at = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+    store, index, start_at, points = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), int(
+        sys.argv[4]
+    )
     while time.time() < start_at:
         time.sleep(0.005)
-    tracker = mb.Tracker(store)
+    tracker = mb.Tracker(store, artifact_root=sys.argv[5])
     with tracker.start_run(f"writer-{index}") as run:
-        for step in range(5000):
+        for step in range(points):
             run.log(step=step, value=float(index * 10000 + step))
     print("ok", run.id)
     """
 )
 
 
-def test_eight_processes_log_to_one_new_sqlite_store(tmp_path: Path) -> None:
-    store = tmp_path / "shared-store"  # does not exist yet: all eight create it together
+def _write_concurrently(store: str, artifacts: Path, processes: int, points: int) -> None:
+    """Start ``processes`` writers at the same instant on a store none of them has opened."""
     start_at = time.time() + 3.0
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(store), str(i), str(start_at)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+    args = [store, "", str(start_at), str(points), str(artifacts)]
+    procs = []
+    for i in range(processes):
+        args[1] = str(i)
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, *args],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         )
-        for i in range(8)
-    ]
     results = [p.communicate(timeout=240) for p in procs]
     for proc, (out, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
         assert out.startswith("ok"), out
         assert "Traceback" not in err and "locked" not in err, err
 
-    with mb.Tracker(store) as tracker:
+    with mb.Tracker(store, artifact_root=artifacts) as tracker:
         runs = tracker.runs()
-        assert len(runs) == 8 and {r.status for r in runs} == {"finished"}
+        assert len(runs) == processes and {r.status for r in runs} == {"finished"}
         total = 0
         for record in runs:
             series = tracker.get(record.id).training.metrics["value"]
             index = int(record.name.split("-")[1])
-            assert series.steps == list(range(5000))
-            assert series.values == [float(index * 10000 + s) for s in range(5000)]
+            assert series.steps == list(range(points))
+            assert series.values == [float(index * 10000 + s) for s in range(points)]
             total += len(series.values)
-        assert total == 40_000
+        assert total == processes * points
+
+
+def test_eight_processes_log_to_one_new_sqlite_store(tmp_path: Path) -> None:
+    # the store folder does not exist yet: all eight processes create it together
+    _write_concurrently(str(tmp_path / "shared-store"), tmp_path / "artifacts", 8, 5000)
+
+
+def test_processes_log_to_one_new_postgresql_store(pg_url: str, tmp_path: Path) -> None:
+    _write_concurrently(pg_url, tmp_path / "artifacts", 6, 2000)
 
 
 VICTIM = textwrap.dedent(
