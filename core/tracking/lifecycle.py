@@ -8,6 +8,7 @@ out of memory) cannot do this: its runs read as ``crashed`` once their heartbeat
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
 from types import TracebackType
@@ -22,6 +23,7 @@ _open_runs: dict[str, Run] = {}  # strong: a run dropped unfinished is still fin
 _lock = threading.Lock()
 _installed = False
 _uncaught: BaseException | None = None
+_owner_pid = os.getpid()
 
 
 def _excepthook(
@@ -36,6 +38,8 @@ _previous_excepthook = sys.excepthook
 
 
 def _finish_open_runs() -> None:
+    if os.getpid() != _owner_pid:  # a forked child (a DataLoader worker) leaves them alone
+        return
     for run in list(_open_runs.values()):
         try:
             if _uncaught is not None:
@@ -58,7 +62,11 @@ def _install() -> None:
 
 def register(run: Run) -> None:
     """Watch ``run`` until it finishes."""
+    global _owner_pid
     with _lock:
+        if os.getpid() != _owner_pid:  # runs started in a child process belong to it
+            _open_runs.clear()
+            _owner_pid = os.getpid()
         _install()
         _open_runs[run.id] = run
 

@@ -153,3 +153,37 @@ def test_open_runs_are_finished_at_exit_or_failed_on_an_uncaught_error(tmp_path:
         assert failed.status == "failed"
         assert failed.run.error["type"] == "ValueError"
         assert failed.run.error["message"] == "training diverged"
+
+
+FORKER = textwrap.dedent(
+    """
+    import os, sys
+    import modelboard as mb
+
+    tracker = mb.Tracker(sys.argv[1])
+    run = tracker.start_run("parent")
+    run.log(loss=1.0)
+    child = os.fork()
+    if child == 0:
+        sys.exit(0)  # a worker process ending normally runs the atexit handlers it inherited
+    os.waitpid(child, 0)
+    print(run.id, tracker.get(run.id).status, flush=True)
+    run.log(loss=0.5)
+    """
+)
+
+
+def test_a_forked_child_exiting_does_not_finish_the_parents_run(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FORKER, str(tmp_path / "store")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    run_id, status_after_child = done.stdout.split()
+    assert status_after_child == "running"
+    with mb.Tracker(tmp_path / "store") as tracker:
+        stored = tracker.get(run_id)
+        assert stored.status == "finished"
+        assert stored.training.metrics["loss"].values == [1.0, 0.5]
