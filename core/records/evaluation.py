@@ -17,7 +17,10 @@ class EvaluationRecord(Record):
     ``metrics`` holds scalars (``accuracy``, ``precision_macro``, ``auc_macro``, ``rmse``...),
     ``per_class`` lists indexed like ``class_names``, ``confusion_matrix`` has the true class on
     rows, ``curves`` maps ``roc``/``pr`` to per-class point lists, ``nulls`` gives the reason
-    for each metric that could not be computed.
+    for each metric that could not be computed. ``inputs`` says how the inputs were read
+    (``label_format`` such as ``integer``/``one_hot``, ``score_kind_source`` ``given``/
+    ``detected``, ``prediction_source`` ``model``/``y_score``/``y_pred``, ``threshold``);
+    ``warnings`` holds notes a reader should see (undefined precision set to 0, a failed plot).
     """
 
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -34,3 +37,5 @@ class EvaluationRecord(Record):
     nulls: dict[str, str] = field(default_factory=dict)
     created: float = 0.0
     artifacts: list[str] = field(default_factory=list)
+    inputs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,136 @@
+"""``evaluate_run``: evaluate a run's model (or given predictions), store the record and plots."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelboard.evaluation.compute import record_from_inputs
+from modelboard.evaluation.task import PreparedInputs, prepare_inputs
+
+if TYPE_CHECKING:
+    from modelboard.records import EvaluationRecord
+    from modelboard.tracking import Run
+
+__all__ = ["evaluate_run", "write_plots"]
+
+
+def evaluate_run(
+    run: Run,
+    x: Any = None,
+    y: Any = None,
+    *,
+    y_true: Any = None,
+    y_score: Any = None,
+    y_pred: Any = None,
+    split: str = "val",
+    task: str | None = None,
+    class_names: list[str] | None = None,
+    score_kind: str | None = None,
+    threshold: float = 0.5,
+    plots: bool = True,
+    batch_size: int | None = None,
+) -> EvaluationRecord:
+    """Evaluate on one split, store the record with ``run.store_evaluation``, write PNG plots.
+
+    Either ``x`` and ``y`` (the tracked model predicts ``x`` through its adapter) or ``y_true``
+    (or ``y``) with ``y_score=`` and/or ``y_pred=`` made elsewhere. ``class_names`` defaults to
+    the run's data record's. Bad input raises ``ValueError`` before anything is stored, so the
+    run stays usable. See ``compute_evaluation`` for the other arguments.
+    """
+    if y is not None and y_true is not None:
+        raise ValueError("pass the true labels once: as y (run.evaluate(x, y)) or as y_true=")
+    truth = y_true if y_true is not None else y
+    if truth is None:
+        raise ValueError("pass the true labels: run.evaluate(x, y) or run.evaluate(y_true=...)")
+    from_model = y_score is None and y_pred is None
+    if from_model:
+        if x is None:
+            raise ValueError(
+                "pass x for the tracked model to predict (run.evaluate(x, y)), or predictions "
+                "made elsewhere as y_score= (probabilities or logits) or y_pred= (labels)"
+            )
+        options = {} if batch_size is None else {"batch_size": batch_size}
+        y_score = run.predict(x, **options)
+    elif x is not None:
+        raise ValueError("pass x (the model predicts) or y_score=/y_pred=, not both")
+
+    def prepare(names: list[str] | None) -> PreparedInputs:
+        return prepare_inputs(
+            truth,
+            y_score,
+            y_pred,
+            task=task,
+            class_names=names,
+            score_kind=score_kind,
+            threshold=threshold,
+        )
+
+    data_names = run.data.class_names if run.data is not None else None
+    if class_names is None and data_names:
+        try:
+            prep = prepare(list(data_names))
+        except ValueError as exc:  # the data record's names do not fit these predictions
+            prep = prepare(None)
+            prep.warnings.append(f"the run's data class_names were not used: {exc}")
+        else:
+            prep.inputs["class_names_source"] = "data record"
+    else:
+        prep = prepare(class_names)
+    if from_model:
+        prep.inputs["prediction_source"] = "model"
+    record = record_from_inputs(prep, split)
+    run.store_evaluation(record)
+    if plots:
+        write_plots(run, record, prep)
+        run.store_evaluation(record)
+    return record
+
+
+def _file_stem(split: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", split).strip("._") or "split"
+
+
+def write_plots(run: Run, record: EvaluationRecord, prep: PreparedInputs | None = None) -> None:
+    """Write the record's PNG plots as the run's artifacts and list them in ``record.artifacts``.
+
+    A plot that fails is noted in ``record.warnings``; the others are still written.
+    """
+    from modelboard.evaluation import plots
+
+    stem = _file_stem(record.split)
+    folder = Path(run.artifact_dir)
+    jobs: list[tuple[str, Any]] = []
+    if record.confusion_matrix is not None and record.class_names:
+        cm, names = record.confusion_matrix, record.class_names
+        jobs.append(
+            (f"{stem}_confusion_matrix.png", lambda p: plots.plot_confusion_matrix(cm, names, p))
+        )
+        jobs.append(
+            (
+                f"{stem}_confusion_matrix_normalized.png",
+                lambda p: plots.plot_confusion_matrix(cm, names, p, normalized=True),
+            )
+        )
+    if "roc" in record.curves:
+        jobs.append((f"{stem}_roc.png", lambda p: plots.plot_roc(record, p)))
+    if "pr" in record.curves:
+        jobs.append((f"{stem}_pr.png", lambda p: plots.plot_pr(record, p)))
+    if record.task == "regression" and prep is not None:
+        truth, predicted = prep.y_true, prep.y_pred
+        jobs.append(
+            (f"{stem}_predictions.png", lambda p: plots.plot_predictions(truth, predicted, p))
+        )
+    jobs.append(("training_curves.png", lambda p: plots.plot_training_curves(run.training(), p)))
+    for name, draw in jobs:
+        try:
+            written = draw(folder / name)
+            if written is None:
+                continue
+            run.log_artifact(written, name=name, kind="plot")
+        except Exception as exc:  # a failed plot must not lose the evaluation: record it
+            record.warnings.append(f"plot {name} was not written: {type(exc).__name__}: {exc}")
+            continue
+        if name not in record.artifacts:
+            record.artifacts.append(name)
