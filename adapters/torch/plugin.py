@@ -1,18 +1,124 @@
-"""PyTorch adapter hooks."""
+"""The PyTorch adapter's hook implementations: each answers ``None`` for non-torch objects.
+
+Detection and dispatch never import torch: an object is torch's only when ``torch`` is already
+in ``sys.modules`` and the object is an instance of its types.
+"""
 
 from __future__ import annotations
 
-import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from modelboard.adapters.torch._util import is_torch_module, loaded_torch
 from modelboard.plugins import FrameworkInfo, hookimpl
 
-__all__ = ["modelboard_detect_framework"]
+if TYPE_CHECKING:
+    from modelboard.adapters.torch.training import TorchTrainingHandle
+    from modelboard.records import (
+        AugmentationRecord,
+        NetworkRecord,
+        ParameterGradientStats,
+        SplitRecord,
+    )
+    from modelboard.tracking.run import Run
+
+__all__ = [
+    "modelboard_detect_framework",
+    "modelboard_describe_network",
+    "modelboard_attach_training",
+    "modelboard_compute_gradients",
+    "modelboard_predict",
+    "modelboard_describe_split",
+    "modelboard_describe_augmentations",
+    "modelboard_environment",
+    "modelboard_reproduce",
+]
 
 
 @hookimpl
 def modelboard_detect_framework(obj: Any) -> FrameworkInfo | None:
-    torch = sys.modules.get("torch")
-    if torch is None or not isinstance(obj, torch.nn.Module):
+    """Claim ``torch.nn.Module`` instances."""
+    if not is_torch_module(obj):
         return None
-    return FrameworkInfo("torch", torch.__version__)
+    return FrameworkInfo("torch", loaded_torch().__version__)
+
+
+@hookimpl
+def modelboard_describe_network(obj: Any, options: dict[str, Any]) -> NetworkRecord | None:
+    """The module's network record (see ``network.describe_network``)."""
+    if not is_torch_module(obj):
+        return None
+    from modelboard.adapters.torch.network import describe_network
+
+    return describe_network(obj, options)
+
+
+@hookimpl
+def modelboard_attach_training(
+    obj: Any, run: Run, options: dict[str, Any]
+) -> TorchTrainingHandle | None:
+    """Optimizer step hooks for gradients and learning rates (see ``training``)."""
+    if not is_torch_module(obj):
+        return None
+    from modelboard.adapters.torch.training import attach_training
+
+    return attach_training(obj, run, options)
+
+
+@hookimpl
+def modelboard_compute_gradients(
+    obj: Any, x: Any, y: Any, loss: Any, options: dict[str, Any]
+) -> list[ParameterGradientStats] | None:
+    """One batch's gradient statistics, ``.grad`` left as it was (see ``batch_gradients``)."""
+    if not is_torch_module(obj):
+        return None
+    from modelboard.adapters.torch.batch_gradients import compute_batch_gradients
+
+    return compute_batch_gradients(obj, x, y, loss, options)
+
+
+@hookimpl
+def modelboard_predict(obj: Any, x: Any, options: dict[str, Any]) -> Any | None:
+    """Class probabilities as numpy (the rule is in ``predict``)."""
+    if not is_torch_module(obj):
+        return None
+    from modelboard.adapters.torch.predict import predict_probabilities
+
+    return predict_probabilities(obj, x, options)
+
+
+@hookimpl
+def modelboard_describe_split(name: str, x: Any, y: Any) -> SplitRecord | None:
+    """Tensors, Datasets and DataLoaders (see ``data``)."""
+    if loaded_torch() is None:
+        return None
+    from modelboard.adapters.torch.data import describe_split
+
+    return describe_split(name, x, y)
+
+
+@hookimpl
+def modelboard_describe_augmentations(obj: Any) -> list[AugmentationRecord] | None:
+    """torchvision transforms, v1 and v2: one record per transform of a Compose."""
+    from modelboard.adapters.torch.data import describe_transforms, is_torchvision_transform
+
+    if not is_torchvision_transform(obj):
+        return None
+    return describe_transforms(obj)
+
+
+@hookimpl
+def modelboard_environment() -> dict[str, Any] | None:
+    """torch facts, only when torch is already imported."""
+    from modelboard.adapters.torch.environment import torch_environment
+
+    return torch_environment()
+
+
+@hookimpl
+def modelboard_reproduce(network: NetworkRecord) -> Any | None:
+    """Rebuild a torch module from its record's ``reproduce`` entry."""
+    if network.framework != "torch" or not network.reproduce:
+        return None
+    from modelboard.adapters.torch.reproduce import rebuild_module
+
+    return rebuild_module(network.reproduce)

@@ -1,0 +1,184 @@
+"""Per-parameter gradient statistics, computed on the device and read back in one transfer.
+
+Columns: L2 norm, mean, std (population), max |g|, fraction of exact zeros, count of NaN/Inf,
+the weight's L2 norm, and |update| / |weight| when an update is given. Everything stays on the
+device until one ``tolist()`` per capture (NaN/Inf are counted in a second transfer only for
+tensors whose norm is already non-finite). Sparse gradients are described by their stored
+values. Under a GradScaler whose scale is still in the gradients (fused optimizers),
+``inv_scale`` divides the scale out, so the figures are always of unscaled gradients.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from modelboard.records import ParameterGradientStats
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["COLUMNS", "gradient_table", "append_update_ratios", "stats_from_table"]
+
+COLUMNS = (
+    "l2_norm",
+    "mean",
+    "std",
+    "max_abs",
+    "zero_fraction",
+    "nonfinite_count",
+    "weight_norm",
+    "update_ratio",
+)
+_SCALED_COLUMNS = 4  # l2_norm, mean, std, max_abs scale with the loss scale
+
+
+def _values(grad: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    g = grad.detach()
+    if g.is_sparse:
+        g = g.coalesce().values()
+    if g.dtype not in (torch.float32, torch.float64):
+        g = g.float()
+    return g
+
+
+def _accumulator(device: torch.device) -> torch.dtype:
+    import torch
+
+    return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _norms(tensors: list[torch.Tensor], order: float = 2.0) -> list[torch.Tensor]:
+    """Norms of many tensors in one fused call where torch offers it."""
+    import torch
+
+    foreach_norm = getattr(torch, "_foreach_norm", None)
+    if foreach_norm is not None:
+        try:
+            return list(foreach_norm(tensors, order))
+        except (RuntimeError, TypeError):
+            pass
+    return [torch.linalg.vector_norm(t, order) for t in tensors]
+
+
+def gradient_table(
+    grads: Sequence[torch.Tensor],
+    weights: Sequence[torch.Tensor],
+    inv_scale: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """A ``(P, 7)`` tensor on the first gradient's device: the first seven ``COLUMNS``.
+
+    Each statistic is one cheap pass (the CPU steps of small models feel every pass): fused
+    norms, a sum, ``aminmax`` and a count of non-zeros per tensor. The std comes from the sum of
+    squares and the mean in double precision, ``sqrt(max(|g|^2/n - mean^2, 0))``. The
+    non-finite column is NaN here; :func:`stats_from_table` counts NaN/Inf only for tensors whose
+    norm is not finite (a finite norm means there are none).
+    """
+    import torch
+
+    device = grads[0].device
+    acc = _accumulator(device)
+    values = [_values(g) for g in grads]
+    values = [g if g.numel() else g.new_zeros(1) for g in values]
+    floats = [w.detach() if w.is_floating_point() else w.detach().float() for w in weights]
+    sums, lows, highs, nonzero = [], [], [], []
+    for g in values:
+        sums.append(g.sum())
+        low, high = torch.aminmax(g)
+        lows.append(low)
+        highs.append(high)
+        nonzero.append(torch.count_nonzero(g))
+
+    def column(items: list[torch.Tensor]) -> torch.Tensor:
+        if any(t.device != device for t in items):
+            items = [t.to(device) for t in items]
+        return torch.stack(items).to(acc)
+
+    n = torch.tensor([max(int(g.numel()), 1) for g in grads], dtype=acc, device=device)
+    norm = column(_norms(values))
+    mean = column(sums) / n
+    std = (norm * norm / n - mean * mean).clamp_min(0).sqrt()
+    max_abs = torch.maximum(column(highs), -column(lows))
+    zeros = (n - column(nonzero)) / n
+    empty = torch.tensor([g.numel() == 0 for g in grads], device=device)
+    zeros = torch.where(empty, torch.zeros_like(zeros), zeros)
+    nonfinite = torch.full_like(norm, float("nan"))
+    table = torch.stack([norm, mean, std, max_abs, zeros, nonfinite, column(_norms(floats))], 1)
+    if inv_scale is not None:
+        table[:, :_SCALED_COLUMNS] *= inv_scale.to(device=device, dtype=acc)
+    return table
+
+
+def append_update_ratios(
+    table: torch.Tensor, before: Sequence[torch.Tensor], after: Sequence[torch.Tensor]
+) -> torch.Tensor:
+    """``table`` with an eighth column: |after - before| / |before| per parameter (on device)."""
+    import torch
+
+    device = table.device
+    current = [a.detach() for a in after]
+    foreach_sub = getattr(torch, "_foreach_sub", None)
+    try:
+        deltas = list(foreach_sub(current, list(before))) if foreach_sub else None
+    except (RuntimeError, TypeError):
+        deltas = None
+    if deltas is None:
+        deltas = [a - b for a, b in zip(current, before, strict=True)]
+    deltas = [d if d.is_floating_point() else d.float() for d in deltas]
+    updates = torch.stack([u.to(device) for u in _norms(deltas)]).to(table.dtype)
+    ratio = updates / table[:, 6]
+    return torch.cat([table, ratio.unsqueeze(1)], dim=1)
+
+
+def _number(value: float) -> float | None:
+    return None if value != value else float(value)  # NaN -> None for optional columns
+
+
+def _nonfinite_counts(grads: Sequence[torch.Tensor], rows: list[list[Any]]) -> dict[int, int]:
+    """NaN/Inf counts of the tensors whose norm is not finite (one more transfer, rare)."""
+    import torch
+
+    suspects = [i for i, row in enumerate(rows) if not math.isfinite(row[0])]
+    if not suspects:
+        return {}
+    counts = [
+        torch.count_nonzero(~torch.isfinite(_values(grads[i]))).to(grads[suspects[0]].device)
+        for i in suspects
+    ]
+    return dict(zip(suspects, torch.stack(counts).tolist(), strict=True))
+
+
+def stats_from_table(
+    names: Sequence[str],
+    shapes: Sequence[Sequence[int]],
+    table: torch.Tensor,
+    grads: Sequence[torch.Tensor],
+) -> list[ParameterGradientStats]:
+    """Read the table back with one ``tolist()`` and make one record per parameter.
+
+    Tensors with a non-finite norm get their NaN/Inf counted from ``grads`` (a second, small
+    transfer that only happens when something already went wrong).
+    """
+    rows: list[list[Any]] = table.tolist()
+    nonfinite = _nonfinite_counts(grads, rows)
+    out = []
+    for index, (name, shape, row) in enumerate(zip(names, shapes, rows, strict=True)):
+        ratio = row[7] if len(row) > 7 else None
+        out.append(
+            ParameterGradientStats(
+                name=name,
+                shape=list(shape),
+                l2_norm=row[0],
+                mean=row[1],
+                std=row[2],
+                max_abs=row[3],
+                zero_fraction=row[4],
+                nonfinite_count=int(nonfinite.get(index, 0)),
+                weight_norm=row[6],
+                update_ratio=None if ratio is None or row[6] == 0 else _number(ratio),
+            )
+        )
+    return out

@@ -1,0 +1,95 @@
+"""Every hook the adapter adds goes away on finish and when the module is tracked again;
+the recorded optimizer follows the learning rate."""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import modelboard as mb
+import pytest
+import torch
+from torch.nn.modules import module as module_globals
+
+pytestmark = pytest.mark.torch
+
+
+def _module_hooks(module: torch.nn.Module) -> int:
+    names = (
+        "_forward_hooks",
+        "_forward_pre_hooks",
+        "_backward_hooks",
+        "_backward_pre_hooks",
+        "_state_dict_hooks",
+        "_load_state_dict_pre_hooks",
+    )
+    return sum(len(getattr(m, name)) for m in module.modules() for name in names)
+
+
+def _global_hooks() -> int:
+    names = (
+        "_global_forward_hooks",
+        "_global_forward_pre_hooks",
+        "_global_backward_hooks",
+        "_global_backward_pre_hooks",
+    )
+    return sum(len(getattr(module_globals, name)) for name in names)
+
+
+def _optimizer_hooks(optimizer: torch.optim.Optimizer) -> int:
+    return len(optimizer._optimizer_step_pre_hooks) + len(optimizer._optimizer_step_post_hooks)
+
+
+def test_finish_and_retracking_remove_every_hook(
+    torch_tracker: mb.Tracker, models: ModuleType, digits: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    module = models.BasicCNN()
+    first_opt = torch.optim.SGD(module.parameters(), lr=0.01)
+    second_opt = torch.optim.Adam(module.parameters(), lr=0.01)
+    baseline = (_module_hooks(module), _global_hooks())
+    example = torch.zeros(1, 1, 8, 8)
+    first = torch_tracker.track(module, optimizer=first_opt, example_input=example)
+    assert _optimizer_hooks(first_opt) == 2
+    assert (_module_hooks(module), _global_hooks()) == baseline  # shape hooks are gone
+
+    second = torch_tracker.track(module, optimizer=second_opt, example_input=example)
+    assert _optimizer_hooks(first_opt) == 0 and _optimizer_hooks(second_opt) == 2
+    third = torch_tracker.track(module, optimizer=second_opt, gradients_every=1)
+    assert _optimizer_hooks(second_opt) == 2  # the same optimizer does not collect two sets
+
+    x, y = digits
+    second_opt.zero_grad()
+    models.probability_loss(module(x), y).backward()
+    second_opt.step()
+    third.finish()
+    assert _optimizer_hooks(second_opt) == 0
+    assert (_module_hooks(module), _global_hooks()) == baseline
+    assert len(torch_tracker.get(third.id).gradients) == 1
+    assert torch_tracker.get(second.id).gradients == []  # detached before that step
+    first.finish()
+    second.finish()
+
+
+def test_the_recorded_learning_rate_follows_the_scheduler(
+    torch_tracker: mb.Tracker, models: ModuleType, digits: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    module = models.BasicCNN()
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1, momentum=0.9)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    run = torch_tracker.track(module, optimizer=optimizer, scheduler=scheduler)
+    assert run.network.optimizer.scheduler["name"] == "StepLR"
+    x, y = digits
+    for epoch in range(3):
+        for _ in range(2):
+            optimizer.zero_grad()
+            loss = models.probability_loss(module(x), y)
+            loss.backward()
+            optimizer.step()
+        scheduler.step()
+        run.log(epoch=epoch, loss=loss)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0125)
+    run.finish()
+    stored = torch_tracker.get(run.id).network.optimizer
+    assert stored.learning_rate == pytest.approx(0.0125)
+    assert stored.param_groups[0]["lr"] == pytest.approx(0.0125)
+    assert stored.scheduler["last_lr"] == [pytest.approx(0.0125)]
+    assert stored.scheduler["state"]["last_epoch"] == 3
