@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         PluginLoadError,
         RunFinishedError,
         RunNotFoundError,
+        StoreUnavailableError,
         StoreVersionError,
         UnsupportedModelError,
     )
@@ -42,6 +43,7 @@ __all__ = [
     "ModelboardError",
     "UnsupportedModelError",
     "StoreVersionError",
+    "StoreUnavailableError",
     "RunNotFoundError",
     "AmbiguousRunIdError",
     "PluginLoadError",
@@ -60,6 +62,7 @@ _LAZY = {
     "ModelboardError": "modelboard.errors",
     "UnsupportedModelError": "modelboard.errors",
     "StoreVersionError": "modelboard.errors",
+    "StoreUnavailableError": "modelboard.errors",
     "RunNotFoundError": "modelboard.errors",
     "AmbiguousRunIdError": "modelboard.errors",
     "PluginLoadError": "modelboard.errors",

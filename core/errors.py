@@ -6,6 +6,7 @@ __all__ = [
     "ModelboardError",
     "UnsupportedModelError",
     "StoreVersionError",
+    "StoreUnavailableError",
     "RunNotFoundError",
     "AmbiguousRunIdError",
     "PluginLoadError",
@@ -35,6 +36,10 @@ class UnsupportedModelError(ModelboardError, TypeError):
 
 class StoreVersionError(ModelboardError):
     """The store was written by a newer modelboard than the one running."""
+
+
+class StoreUnavailableError(ModelboardError):
+    """The store's database cannot be reached or opened."""
 
 
 class RunNotFoundError(ModelboardError, KeyError):

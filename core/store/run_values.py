@@ -3,6 +3,11 @@
 Kinds: ``param`` and ``tag`` (from the run record), ``metric_last``, ``metric_min`` and
 ``metric_max`` (from the metrics table, finite values only for min and max), ``eval``
 (``<split>_<metric>`` from evaluation records) and ``run`` (flags such as gradient health).
+From the data record: ``data`` (name, fingerprint, geometry, shapes...), and one row per
+``feature`` name, per ``fingerprint`` (the name is the fingerprint, the text the split) and per
+``augmentation`` type, so that "which runs used feature x" is one indexed lookup. From the
+network record: ``network`` (architecture, signature, parameter counts, optimizer...) and
+``hparam`` (its extra hyperparameters).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from modelboard.records import RunRecord
+from modelboard.records import DataRecord, NetworkRecord, Record, RunRecord
 from modelboard.store import tables
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -25,7 +30,16 @@ __all__ = [
     "merge_metric_summaries",
     "rebuild_run_values",
     "run_record_rows",
+    "data_record_rows",
+    "network_record_rows",
+    "record_value_rows",
+    "DATA_KINDS",
+    "NETWORK_KINDS",
 ]
+
+DATA_KINDS = ("data", "feature", "fingerprint", "augmentation")
+NETWORK_KINDS = ("network", "hparam")
+_NAME_MAX = 255
 
 ValueRow = tuple[str, str, str, float | None, str | None]  # run_id, kind, name, num, text
 
@@ -94,6 +108,96 @@ def run_record_rows(record: RunRecord) -> list[ValueRow]:
     return rows
 
 
+def _row(run_id: str, kind: str, name: str, value: Any) -> ValueRow:
+    return (run_id, kind, str(name)[:_NAME_MAX], *scalar_columns(value))
+
+
+def _augmentation_text(record: DataRecord) -> str | None:
+    parts = []
+    for aug in record.augmentations:
+        args = ", ".join(f"{k}={v!r}" for k, v in sorted(aug.params.items()) if v is not None)
+        parts.append(f"{aug.type}({args})")
+    return "; ".join(parts) if parts else None
+
+
+def data_record_rows(run_id: str, record: DataRecord) -> list[ValueRow]:
+    """``data``, ``feature``, ``fingerprint`` and ``augmentation`` rows of a data record."""
+    image = record.image or {}
+    values: dict[str, Any] = {
+        "name": record.name,
+        "fingerprint": record.fingerprint,
+        "num_classes": record.num_classes,
+        "width": image.get("width"),
+        "height": image.get("height"),
+        "channels": image.get("channels"),
+        "features": record.features,
+        "num_features": len(record.features) if record.features is not None else None,
+        "class_names": record.class_names,
+        "augmentations": _augmentation_text(record),
+        "preprocessing": "; ".join(record.preprocessing) or None,
+    }
+    for split, info in record.splits.items():
+        values[f"{split}_size"] = info.size
+        values[f"{split}_x_shape"] = info.x_shape
+        values[f"{split}_y_shape"] = info.y_shape
+        values[f"{split}_fingerprint"] = info.fingerprint
+    rows = [_row(run_id, "data", k, v) for k, v in values.items() if v is not None]
+    for position, feature in enumerate(record.features or []):
+        rows.append(_row(run_id, "feature", feature, position))
+    fingerprints = {info.fingerprint: split for split, info in record.splits.items()}
+    fingerprints[record.fingerprint] = "data"
+    for fingerprint, split in fingerprints.items():
+        if fingerprint:
+            rows.append(_row(run_id, "fingerprint", fingerprint, split))
+    for aug in record.augmentations:
+        rows.append(_row(run_id, "augmentation", aug.type, aug.params))
+    return rows
+
+
+def network_record_rows(run_id: str, record: NetworkRecord) -> list[ValueRow]:
+    """``network`` and ``hparam`` rows of a network record."""
+    optimizer = record.optimizer
+    early = record.early_stopping or {}
+    values: dict[str, Any] = {
+        "framework": record.framework,
+        "architecture": record.architecture,
+        "signature": record.signature,
+        "total_params": record.total_params,
+        "trainable_params": record.trainable_params,
+        "non_trainable_params": record.non_trainable_params,
+        "size_bytes": record.size_bytes,
+        "num_layers": sum(1 for layer in record.layers if not layer.is_container),
+        "input_shape": record.input_shape,
+        "output_shape": record.output_shape,
+        "optimizer": optimizer.name if optimizer else None,
+        "learning_rate": optimizer.learning_rate if optimizer else None,
+        "loss": record.loss,
+        "metrics": record.metrics or None,
+        "batch_size": record.batch_size,
+        "epochs_planned": record.epochs_planned,
+        "epochs_run": record.epochs_run,
+        "steps_per_epoch": record.steps_per_epoch,
+        "early_stopping": record.early_stopping is not None,
+        "patience": early.get("patience"),
+        "stopped_epoch": early.get("stopped_epoch"),
+        "best_epoch": early.get("best_epoch"),
+    }
+    rows = [_row(run_id, "network", k, v) for k, v in values.items() if v is not None]
+    rows.extend(_row(run_id, "hparam", k, v) for k, v in record.hyperparameters.items())
+    return rows
+
+
+def record_value_rows(
+    run_id: str, kind: str, record: Record
+) -> tuple[tuple[str, ...], list[ValueRow]] | None:
+    """The kinds a stored record owns and its rows, or ``None`` for records without any."""
+    if kind == "data" and isinstance(record, DataRecord):
+        return DATA_KINDS, data_record_rows(run_id, record)
+    if kind == "network" and isinstance(record, NetworkRecord):
+        return NETWORK_KINDS, network_record_rows(run_id, record)
+    return None
+
+
 def merge_metric_summaries(
     conn: Connection, run_id: str, points: Sequence[tuple[str, int, int | None, float, float]]
 ) -> None:
@@ -141,6 +245,16 @@ def rebuild_run_values(conn: Connection, run_ids: Sequence[str]) -> None:
         row = conn.execute(select(tables.runs.c.record).where(tables.runs.c.id == run_id)).first()
         if row is not None:
             upsert_values(conn, run_record_rows(RunRecord.from_dict(loads(row[0]))))
+        documents = conn.execute(
+            select(tables.records.c.kind, tables.records.c.payload).where(
+                tables.records.c.run_id == run_id, tables.records.c.kind.in_(["data", "network"])
+            )
+        ).all()
+        for kind, payload in documents:
+            record_type: type[Record] = DataRecord if kind == "data" else NetworkRecord
+            derived = record_value_rows(run_id, kind, record_type.from_json(payload))
+            if derived is not None:
+                upsert_values(conn, derived[1])
         points = conn.execute(
             select(m.c.key, m.c.step, m.c.epoch, m.c.value, m.c.wall_time)
             .where(m.c.run_id == run_id)

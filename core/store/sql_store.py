@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from modelboard.errors import AmbiguousRunIdError, RunNotFoundError
+from modelboard.errors import AmbiguousRunIdError, RunNotFoundError, StoreUnavailableError
 from modelboard.records import (
     ArtifactRecord,
     DataRecord,
@@ -24,17 +24,18 @@ from modelboard.records import (
 from modelboard.serialization import dumps
 from modelboard.store import tables
 from modelboard.store.engine import READ_ONLY, make_engine
-from modelboard.store.location import StoreLocation
+from modelboard.store.location import URI_ENV, StoreLocation
 from modelboard.store.migrations import ensure_schema
 from modelboard.store.run_values import (
     ValueRow,
     merge_metric_summaries,
+    record_value_rows,
     replace_values,
     run_record_rows,
     scalar_columns,
 )
-from sqlalchemy import Connection, delete, func, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Connection, case, delete, func, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 __all__ = ["SQLStore", "MetricPoint", "DEFAULT_HEARTBEAT_TIMEOUT_S"]
 
@@ -60,9 +61,17 @@ class SQLStore:
         self.location = location
         self.heartbeat_timeout = heartbeat_timeout
         self.engine = make_engine(location.url)
-        self.schema_version = self._with_retry(
-            lambda: ensure_schema(self.engine, location.describe())
-        )
+        try:
+            self.schema_version = self._with_retry(
+                lambda: ensure_schema(self.engine, location.describe())
+            )
+        except (OperationalError, InterfaceError) as exc:
+            self.engine.dispose()
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StoreUnavailableError(
+                f"cannot open the store at {location.describe()}: {reason}. Check that the "
+                f"server is running and the URL is right (--store or {URI_ENV})"
+            ) from exc
         location.artifact_root.mkdir(parents=True, exist_ok=True)
 
     # -- transactions -------------------------------------------------------------------------
@@ -122,13 +131,25 @@ class SQLStore:
         self._write(work)
 
     def update_run(self, record: RunRecord) -> None:
-        """Overwrite a run's record and its query columns."""
+        """Overwrite a run's record and its query columns.
+
+        The heartbeat column only moves forward: the writer thread refreshes it between updates,
+        and an update carrying an older heartbeat must not make a live run look stale.
+        """
+        column = tables.runs.c.heartbeat
+        newer_heartbeat = (
+            column
+            if record.heartbeat is None
+            else case(
+                (column.is_(None) | (column < record.heartbeat), record.heartbeat), else_=column
+            )
+        )
 
         def work(conn: Connection) -> None:
             result = conn.execute(
                 update(tables.runs)
                 .where(tables.runs.c.id == record.id)
-                .values(**self._run_columns(record))
+                .values(**{**self._run_columns(record), "heartbeat": newer_heartbeat})
             )
             if result.rowcount == 0:
                 raise RunNotFoundError(f"run {record.id} is not in the store (was it deleted?)")
@@ -225,8 +246,6 @@ class SQLStore:
 
     def effective_status_clause(self, now: float) -> Any:
         """SQL for a run's status as readers see it (stale running runs are ``crashed``)."""
-        from sqlalchemy import case
-
         cols = tables.runs.c
         cutoff = now - self.heartbeat_timeout
         return case(
@@ -286,6 +305,9 @@ class SQLStore:
                 from modelboard.store.run_values import upsert_values
 
                 upsert_values(conn, list(values))
+            derived = record_value_rows(run_id, kind, record)
+            if derived is not None:
+                replace_values(conn, run_id, *derived)
 
         self._write(work)
 

@@ -75,6 +75,8 @@ class Run:
         self._handle: TrainingHandle | None = None
         self._lock = threading.RLock()
         self._next_step = 0
+        self._last_epoch: int | None = None
+        self._epochs_seen: set[int] = set()
         self._writer = RunWriter(store, record.id)
         lifecycle.register(self)
 
@@ -94,6 +96,11 @@ class Run:
     def status(self) -> str:
         """``running`` until finished, then ``finished``, ``failed`` or ``crashed``."""
         return self.record.status
+
+    @property
+    def last_epoch(self) -> int | None:
+        """The highest epoch logged so far, or ``None`` before any epoch was logged."""
+        return self._last_epoch
 
     @property
     def finished(self) -> bool:
@@ -130,6 +137,11 @@ class Run:
             step = int(step)
             self._next_step = max(self._next_step, step + 1)
         ep = None if epoch is None else int(epoch)
+        if ep is not None:
+            with self._lock:
+                self._epochs_seen.add(ep)
+                if self._last_epoch is None or ep > self._last_epoch:
+                    self._last_epoch = ep
         self._writer.add_points([(k, step, ep, v, now) for k, v in values.items()])
 
     def log_params(self, **hparams: Any) -> None:
@@ -290,6 +302,9 @@ class Run:
                 return
             try:
                 self.detach()
+                if self.network is not None and not self.network.epochs_run and self._epochs_seen:
+                    # the user's own loop logged epochs: count them for the network record
+                    self.update_network(epochs_run=len(self._epochs_seen))
             finally:
                 self._writer.close()
                 self.record.status = status

@@ -215,6 +215,43 @@ class Tracker:
             artifacts=self.store.get_artifacts(record.id),
         )
 
+    def leaderboard(
+        self,
+        sort: str | Sequence[str] | None = None,
+        *,
+        ascending: bool | None = None,
+        where: str | None = None,
+        columns: Sequence[str] | str | None = None,
+        project: str | None = None,
+        limit: int | None = None,
+        directions: Mapping[str, str] | None = None,
+    ) -> Any:
+        """A pandas DataFrame, one row per run, sorted, filtered and limited in the database.
+
+        ``sort`` names a column (``"val_accuracy"``, ``"-created"``); metrics sort best first
+        unless ``ascending`` says otherwise. ``where`` is a filter such as
+        ``"framework = 'torch' and val_accuracy > 0.9"``. See ``modelboard.leaderboard``.
+        """
+        from modelboard.leaderboard import leaderboard
+
+        return leaderboard(
+            self.store,
+            sort=sort,
+            ascending=ascending,
+            where=where,
+            columns=columns,
+            project=project,
+            limit=limit,
+            directions=directions,
+        )
+
+    def compare(self, *runs: str | Run | StoredRun, show_identical: bool = False) -> Any:
+        """Two or more runs side by side, differences first; see ``modelboard.compare``."""
+        from modelboard.compare import compare_runs
+
+        stored = [r if isinstance(r, StoredRun) else self.get(r) for r in runs]
+        return compare_runs(stored, show_identical=show_identical)
+
     def delete(self, run_id: str) -> None:
         """Delete a run and its artifacts."""
         self.store.delete_run(run_id)

@@ -109,7 +109,9 @@ def test_every_record_type_round_trips(any_store: str, plugin_manager, tmp_path:
         assert stored.run == run.record
         assert stored.run.status == "finished"
         assert stored.data == data.record
-        assert stored.network == _network()
+        expected_network = _network()
+        expected_network.epochs_run = 3  # the epochs the loop logged, counted at finish
+        assert stored.network == expected_network == run.network
         assert stored.gradients == [grads]
         assert stored.evaluations == {"val": evaluation}
         assert [a.path for a in stored.artifacts] == ["notes.txt"]
@@ -193,3 +195,36 @@ def test_store_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugin
         from_env.start_run("x").finish()
         assert from_env.location.artifact_root == tmp_path / "artifacts"
     assert (tmp_path / "env.db").exists()
+
+
+def test_updating_a_long_running_run_keeps_its_heartbeat_fresh(store_path, plugin_manager) -> None:
+    with mb.Tracker(store_path, plugin_manager=plugin_manager, heartbeat_timeout=5) as tracker:
+        run = tracker.start_run("long")
+        fresh = run.record.created + 100.0  # as if the writer thread had beaten much later
+        tracker.store.beat(run.id, fresh)
+        run.log_params(lr=0.1)  # rewrites the run row with the record's older heartbeat
+        assert tracker.store.get_run(run.id).heartbeat == fresh
+        run.finish()
+
+
+def test_an_unreachable_server_is_one_clear_error(plugin_manager) -> None:
+    url = "postgresql+psycopg://nobody:secret@127.0.0.1:9/none?connect_timeout=2"
+    with pytest.raises(mb.StoreUnavailableError) as caught:
+        mb.Tracker(url, plugin_manager=plugin_manager, artifact_root="/tmp/mb-unused")
+    message = str(caught.value)
+    assert message.startswith(
+        "cannot open the store at postgresql+psycopg://nobody:***@127.0.0.1:9"
+    )
+    assert "secret" not in message and "MODELBOARD_URI" in message
+
+
+def test_epochs_logged_by_a_users_loop_count_as_epochs_run(tracker: mb.Tracker) -> None:
+    run = tracker.start_run("loop")
+    run.set_network(NetworkRecord(framework="torch", architecture="net"))
+    assert run.last_epoch is None
+    for epoch in (1, 2, 3):
+        run.log(epoch=epoch, loss=1.0 / epoch)
+        run.log(epoch=epoch, step=100 + epoch, val_loss=2.0 / epoch)
+    assert run.last_epoch == 3
+    run.finish()
+    assert tracker.get(run.id).network.epochs_run == 3

@@ -1,0 +1,116 @@
+"""The ``modelboard`` command line: ``ls``, ``show``, ``compare``, ``export``, ``rm``, ``gc``,
+``demo``.
+
+Every command takes ``--store`` (a folder or database URL; default ``MODELBOARD_URI`` or
+``./.modelboard``) and ``--json``. Run ids may be given by a unique prefix. An unknown run, a
+bad filter or an unreachable store prints one line on stderr and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from modelboard._version import __version__
+
+__all__ = ["main", "build_parser"]
+
+
+def _common(suppress: bool) -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    default = argparse.SUPPRESS if suppress else None
+    parent.add_argument(
+        "--store",
+        default=default,
+        help="store folder or database URL (default: $MODELBOARD_URI or ./.modelboard)",
+    )
+    parent.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="print JSON for scripts",
+    )
+    return parent
+
+
+def _query_options(parser: argparse.ArgumentParser, default_limit: int | None) -> None:
+    parser.add_argument("--sort", help="column to sort by; metrics sort best first; -col: desc")
+    parser.add_argument(
+        "--asc", dest="ascending", action="store_const", const=True, help="sort ascending"
+    )
+    parser.add_argument(
+        "--desc", dest="ascending", action="store_const", const=False, help="sort descending"
+    )
+    parser.add_argument(
+        "--where", help="filter, e.g. \"framework = 'torch' and val_accuracy > 0.9\""
+    )
+    parser.add_argument("--columns", help="comma-separated columns to show")
+    parser.add_argument("--project", help="only runs of this project")
+    parser.add_argument(
+        "--limit",
+        type=int,
+        default=default_limit,
+        help=f"at most this many runs (0: all; default {default_limit or 'all'})",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``modelboard``."""
+    parser = argparse.ArgumentParser(
+        prog="modelboard",
+        description="Local-first experiment tracker for Keras and PyTorch.",
+        parents=[_common(suppress=False)],
+    )
+    parser.add_argument("--version", action="version", version=f"modelboard {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common = [_common(suppress=True)]
+
+    p = sub.add_parser("ls", parents=common, help="the leaderboard as a table")
+    _query_options(p, default_limit=50)
+
+    p = sub.add_parser("show", parents=common, help="every record of one run")
+    p.add_argument("run", help="run id or unique prefix")
+
+    p = sub.add_parser("compare", parents=common, help="runs side by side, differences first")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="two or more run ids or prefixes")
+    p.add_argument(
+        "--all", dest="show_identical", action="store_true", help="also show identical rows"
+    )
+    p.add_argument("--plot", metavar="FILE", help="write the overlaid metric curves as a PNG")
+
+    p = sub.add_parser("export", parents=common, help="write the leaderboard to a file")
+    p.add_argument(
+        "--format",
+        choices=["csv", "parquet", "json", "markdown", "html"],
+        help="file format (default: from the file name)",
+    )
+    p.add_argument("--out", required=True, metavar="FILE", help="file to write")
+    _query_options(p, default_limit=None)
+
+    p = sub.add_parser("rm", parents=common, help="delete runs and their artifacts")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run ids or unique prefixes")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+
+    p = sub.add_parser("gc", parents=common, help="remove artifact folders of deleted runs")
+    p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
+
+    p = sub.add_parser("demo", parents=common, help="track a Keras and a PyTorch model on digits")
+    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``modelboard`` command; returns the exit code."""
+    parser = build_parser()
+    args, extra = parser.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    if args.command == "demo":
+        args.args = [*extra, *args.args]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from modelboard.cli._commands import run_command
+
+    return run_command(args)

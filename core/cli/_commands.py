@@ -1,0 +1,447 @@
+"""The subcommands of ``modelboard``; each returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelboard.errors import ModelboardError
+
+if TYPE_CHECKING:
+    from modelboard.tracking import Tracker
+
+__all__ = ["run_command", "StoreUnreachableError", "open_tracker"]
+
+LS_COLUMNS = (
+    "id",
+    "name",
+    "framework",
+    "status",
+    "created",
+    "duration",
+    "data_name",
+    "model_name",
+    "total_params",
+)
+HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+class StoreUnreachableError(ModelboardError):
+    """The store named by ``--store`` or ``MODELBOARD_URI`` cannot be opened."""
+
+
+def open_tracker(store: str | None) -> Tracker:
+    """A tracker on an existing store (read commands never create one)."""
+    import pluggy
+    from modelboard.store import resolve_location
+    from modelboard.tracking import Tracker
+
+    location = resolve_location(store)
+    if location.is_sqlite:
+        from sqlalchemy.engine import make_url
+
+        database = make_url(location.url).database
+        if database and database != ":memory:" and not Path(database).exists():
+            raise StoreUnreachableError(
+                f"no modelboard store at {location.describe()}; pass --store FOLDER_OR_URL or set "
+                "MODELBOARD_URI (a tracked run creates ./.modelboard)"
+            )
+    try:
+        # reading needs no adapter: a bare plugin manager keeps numpy and plugins unloaded
+        return Tracker(store, plugin_manager=pluggy.PluginManager("modelboard"))
+    except ModelboardError:
+        raise
+    except Exception as exc:
+        raise StoreUnreachableError(
+            f"cannot open the store at {location.describe()}: {_first_line(exc)}"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None)
+    text = str(original if original is not None else exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _console() -> Any:
+    from rich.console import Console
+
+    console = Console(soft_wrap=False)
+    if not console.is_terminal:  # piped: do not squeeze tables into 80 columns
+        console = Console(soft_wrap=False, width=200)
+    return console
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, default=str, allow_nan=False) + "\n")
+
+
+def _frame_records(frame: Any) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    clean = frame.astype(object)
+    clean = clean.where(pd.notna(clean), None)
+    return [dict(r) for r in clean.to_dict(orient="records")]
+
+
+def _limit(value: int | None) -> int | None:
+    return None if value is None or value <= 0 else value
+
+
+# -- ls and export ------------------------------------------------------------------------------
+
+
+def _ls_columns(tracker: Tracker, sort: str | None) -> list[str]:
+    from modelboard.leaderboard import ColumnResolver, FilterError
+    from modelboard.leaderboard._sql import probe_kinds
+
+    resolver = ColumnResolver(probe_kinds(tracker.store))
+    columns = list(LS_COLUMNS)
+    wanted = [s.strip().lstrip("+-") for s in (sort or "").split(",") if s.strip()]
+    for name in [*wanted, *HEADLINE_METRICS]:
+        if name in columns:
+            continue
+        try:
+            resolver.resolve(name)
+        except FilterError:
+            if name in wanted:
+                raise
+            continue
+        columns.append(name)
+    return columns
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from modelboard.leaderboard import leaderboard_table
+
+    tracker = open_tracker(args.store)
+    columns = args.columns or _ls_columns(tracker, args.sort)
+    limit = _limit(args.limit)
+    labels, rows = leaderboard_table(  # plain rows: ls never imports pandas
+        tracker.store,
+        sort=args.sort,
+        ascending=args.ascending,
+        where=args.where,
+        columns=columns,
+        project=args.project,
+        limit=limit,
+    )
+    if args.json:
+        _print_json([dict(zip(labels, _json_safe(row), strict=True)) for row in rows])
+        return 0
+    from modelboard.cli._render import rows_table
+
+    console = _console()
+    if not rows:
+        console.print("no runs" + (" match the filter" if args.where else " in this store"))
+        return 0
+    console.print(rows_table(labels, rows))
+    if limit is not None and len(rows) == limit:
+        console.print(f"[dim]first {limit} runs; --limit 0 shows all[/dim]")
+    return 0
+
+
+def _json_safe(row: list[Any]) -> list[Any]:
+    return [None if isinstance(v, float) and v != v else v for v in row]
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from modelboard.leaderboard import export_frame
+
+    tracker = open_tracker(args.store)
+    frame = tracker.leaderboard(
+        sort=args.sort,
+        ascending=args.ascending,
+        where=args.where,
+        columns=args.columns,
+        project=args.project,
+        limit=_limit(args.limit),
+    )
+    target = export_frame(frame, args.out, args.format)
+    if args.json:
+        _print_json({"path": str(target), "runs": len(frame), "columns": list(frame.columns)})
+    else:
+        print(f"wrote {len(frame)} runs, {len(frame.columns)} columns to {target}")
+    return 0
+
+
+# -- show -------------------------------------------------------------------------------------
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    tracker = open_tracker(args.store)
+    stored = tracker.get(args.run)
+    if args.json:
+        _print_json(
+            {
+                "run": stored.run.to_dict(),
+                "data": stored.data.to_dict() if stored.data else None,
+                "network": stored.network.to_dict() if stored.network else None,
+                "training": stored.training.to_dict(),
+                "gradients": [g.to_dict() for g in stored.gradients],
+                "evaluations": {k: v.to_dict() for k, v in stored.evaluations.items()},
+                "artifacts": [a.to_dict() for a in stored.artifacts],
+            }
+        )
+        return 0
+    _render_run(stored)
+    return 0
+
+
+def _render_run(stored: Any) -> None:
+    import pandas as pd
+    from modelboard.cli._render import frame_table, key_value_table
+    from modelboard.compare._compare import _flatten
+    from modelboard.leaderboard import metric_direction
+
+    console = _console()
+    run = stored.run
+    end = run.ended if run.ended is not None else run.heartbeat
+    console.print(
+        key_value_table(
+            {
+                "id": run.id,
+                "name": run.name,
+                "project": run.project,
+                "framework": f"{run.framework or ''} {run.framework_version or ''}".strip(),
+                "status": run.status,
+                "created": run.created,
+                "ended": run.ended,
+                "duration": None if end is None else end - run.created,
+                "parent_id": run.parent_id,
+                "notes": run.notes or None,
+                **{f"tags.{k}": v for k, v in run.tags.items()},
+                **{f"params.{k}": v for k, v in run.params.items()},
+                **(
+                    {"error": f"{run.error.get('type')}: {run.error.get('message')}"}
+                    if run.error
+                    else {}
+                ),
+            },
+            title="run",
+        )
+    )
+    if stored.data is not None:
+        fields: dict[str, Any] = {}
+        _flatten("", {k: v for k, v in stored.data.to_dict().items() if k != "splits"}, fields)
+        console.print(key_value_table(fields, title="data"))
+        splits = pd.DataFrame(
+            [
+                {
+                    "split": s.name,
+                    "size": s.size,
+                    "x_shape": s.x_shape,
+                    "y_shape": s.y_shape,
+                    "x_dtype": s.x_dtype,
+                    "fingerprint": s.fingerprint,
+                }
+                for s in stored.data.splits.values()
+            ]
+        )
+        if not splits.empty:
+            console.print(frame_table(splits, title="data splits"))
+    network = stored.network
+    if network is not None:
+        fields = {}
+        skip = {"layers", "model_config", "reproduce"}
+        _flatten("", {k: v for k, v in network.to_dict().items() if k not in skip}, fields)
+        console.print(key_value_table(fields, title="network"))
+        layers = pd.DataFrame(
+            [
+                {
+                    "path": layer.path,
+                    "type": layer.type,
+                    "canonical": layer.canonical_type,
+                    "output_shape": layer.output_shape,
+                    "params": layer.trainable_params + layer.non_trainable_params,
+                    "trainable": layer.trainable_params,
+                }
+                for layer in network.layers
+                if not layer.is_container
+            ]
+        )
+        if not layers.empty:
+            console.print(frame_table(layers, title="layers"))
+    metrics = []
+    for name, series in stored.training.metrics.items():
+        finite = [v for v in series.values if v == v and abs(v) != float("inf")]
+        best = None
+        if finite:
+            best = min(finite) if metric_direction(name) == "min" else max(finite)
+        metrics.append(
+            {"metric": name, "points": len(series.values), "last": series.last, "best": best}
+        )
+    if metrics:
+        console.print(frame_table(pd.DataFrame(metrics), title="training"))
+    if stored.gradients:
+        last = stored.gradients[-1]
+        console.print(
+            key_value_table(
+                {
+                    "captures": len(stored.gradients),
+                    "last step": last.step,
+                    "last global norm": last.global_norm,
+                    **{f"flags.{k}": v for k, v in run.flags.items()},
+                },
+                title="gradients",
+            )
+        )
+    for split, record in stored.evaluations.items():
+        console.print(key_value_table(dict(record.metrics), title=f"evaluation: {split}"))
+        if record.per_class:
+            length = max(len(v) for v in record.per_class.values())
+            names = list(record.class_names or [])
+            names += [str(i) for i in range(len(names), length)]
+            per_class = pd.DataFrame({"class": names[:length]})
+            for metric, values in record.per_class.items():
+                per_class[metric] = list(values) + [None] * (length - len(values))
+            console.print(frame_table(per_class, title=f"per class: {split}"))
+        if record.confusion_matrix is not None:
+            labels = record.class_names or [str(i) for i in range(len(record.confusion_matrix))]
+            matrix = pd.DataFrame(
+                record.confusion_matrix, columns=labels[: len(record.confusion_matrix[0])]
+            )
+            matrix.insert(0, "true \\ pred", labels[: len(matrix)])
+            console.print(frame_table(matrix, title=f"confusion matrix: {split}"))
+    if stored.artifacts:
+        artifacts = pd.DataFrame(
+            [{"path": a.path, "kind": a.kind, "size": a.size} for a in stored.artifacts]
+        )
+        console.print(frame_table(artifacts, title="artifacts"))
+    if run.environment:
+        fields = {}
+        _flatten("", run.environment, fields)
+        console.print(key_value_table(fields, title="environment"))
+
+
+# -- compare ----------------------------------------------------------------------------------
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    if len(args.runs) < 2:
+        raise ValueError("compare needs at least two runs")
+    tracker = open_tracker(args.store)
+    comparison = tracker.compare(*args.runs, show_identical=args.show_identical)
+    plot = comparison.plot_curves(args.plot) if args.plot else None
+    if args.json:
+        out = comparison.to_dict()
+        if plot is not None:
+            out["plot"] = str(plot)
+        _print_json(out)
+        return 0
+    from modelboard.cli._render import frame_table
+
+    console = _console()
+    for name, frame in comparison.sections.items():
+        hidden = comparison.hidden.get(name, 0)
+        if frame.empty and not hidden:
+            continue
+        title = f"{name}" + (f" ({hidden} identical rows hidden)" if hidden else "")
+        if frame.empty:
+            console.print(f"[bold]{title}[/bold]: no differences")
+            continue
+        shown = frame if comparison.show_identical else frame.drop(columns=["differs"])
+        console.print(frame_table(shown, title=title, index=True))
+    if not comparison.layers.empty:
+        console.print(frame_table(comparison.layers, title="layers (aligned)"))
+    if plot is not None:
+        console.print(f"metric curves: {plot}")
+    return 0
+
+
+# -- rm and gc --------------------------------------------------------------------------------
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    tracker = open_tracker(args.store)
+    records = [tracker.store.get_run(r) for r in args.runs]
+    unique = {r.id: r for r in records}
+    if not args.yes:
+        for record in unique.values():
+            print(f"  {record.id[:8]}  {record.name}  ({record.status})")
+        try:
+            answer = input(f"delete {len(unique)} run(s) and their artifacts? [y/N] ")
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing deleted", file=sys.stderr)
+            return 1
+    for run_id in unique:
+        tracker.delete(run_id)
+    if args.json:
+        _print_json({"deleted": list(unique)})
+    else:
+        print(f"deleted {len(unique)} run(s)")
+    return 0
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    tracker = open_tracker(args.store)
+    root = tracker.location.artifact_root
+    known = tracker.store.known_run_ids()
+    orphans = sorted(
+        p
+        for p in (root.iterdir() if root.is_dir() else [])
+        if p.is_dir() and _RUN_ID.match(p.name) and p.name not in known
+    )
+    freed = sum(f.stat().st_size for p in orphans for f in p.rglob("*") if f.is_file())
+    if not args.dry_run:
+        for folder in orphans:
+            shutil.rmtree(folder, ignore_errors=True)
+    if args.json:
+        _print_json(
+            {"removed": [p.name for p in orphans], "bytes": freed, "dry_run": bool(args.dry_run)}
+        )
+    else:
+        verb = "would remove" if args.dry_run else "removed"
+        print(f"{verb} {len(orphans)} artifact folder(s) of deleted runs, {freed / 1e6:.1f} MB")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if args.store:
+        from modelboard.store import URI_ENV
+
+        os.environ[URI_ENV] = args.store
+    from modelboard.demo import main as demo_main
+
+    extra = list(args.args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    return int(demo_main(extra) or 0)
+
+
+_COMMANDS = {
+    "ls": cmd_ls,
+    "show": cmd_show,
+    "compare": cmd_compare,
+    "export": cmd_export,
+    "rm": cmd_rm,
+    "gc": cmd_gc,
+    "demo": cmd_demo,
+}
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run a parsed command; expected failures are one line on stderr and exit code 2."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        return _COMMANDS[args.command](args)
+    except (ModelboardError, SQLAlchemyError, ValueError, OSError) as exc:
+        if isinstance(exc, SQLAlchemyError):
+            message = f"store error: {_first_line(exc)}"
+        else:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"modelboard {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

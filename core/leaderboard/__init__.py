@@ -1,0 +1,41 @@
+"""The leaderboard: every run as one row, sorted and filtered in the database.
+
+>>> tracker.leaderboard(sort="val_accuracy", where="framework = 'torch'")  # doctest: +SKIP
+
+Columns (see ``modelboard.leaderboard._columns``): run columns (``id``, ``name``, ``framework``,
+``status``, ``created``, ``duration``...), the seed paper's row (``data_name``, ``model_name``,
+``optimizer``, ``batch_size``, ``epochs``...), every metric by its plain name (the evaluation
+value if there is one, else the last logged value), ``best_<metric>``, ``params.<name>``,
+``hparams.<name>``, ``tags.<name>``, and ``data.<x>``, ``network.<x>``, ``eval.<x>``,
+``last.<x>``, ``min.<x>``, ``max.<x>`` for any stored value.
+
+Filters: comparisons (``= != < <= > >=``), ``and``, ``or``, ``not``, parentheses, ``in (...)``,
+``like '%pattern%'``, ``contains`` and ``is [not] null``::
+
+    framework = 'torch' and val_accuracy > 0.9 or tags.baseline = 'yes'
+    features contains 'pixel_3'            -- which runs used this feature?
+    fingerprints contains '9c1f...'        -- ... or this data (any split)
+    optimizer in ('adam', 'sgd') and not (batch_size < 16)
+    created > '2024-05-01' and model_name like '%cnn%'
+
+Text goes in single quotes. A comparison with a missing value is false, so ``!=`` and ``not``
+include the runs that lack the column. ``like`` ignores case (on SQLite and PostgreSQL).
+"""
+
+from modelboard.leaderboard._columns import ColumnResolver, metric_direction
+from modelboard.leaderboard._export import EXPORT_FORMATS, export_frame, show
+from modelboard.leaderboard._filter import FilterError, parse_filter
+from modelboard.leaderboard._query import leaderboard, leaderboard_ids, leaderboard_table
+
+__all__ = [
+    "leaderboard",
+    "leaderboard_ids",
+    "leaderboard_table",
+    "export_frame",
+    "show",
+    "EXPORT_FORMATS",
+    "FilterError",
+    "parse_filter",
+    "metric_direction",
+    "ColumnResolver",
+]

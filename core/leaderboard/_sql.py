@@ -1,0 +1,259 @@
+"""Compiling resolved columns and filter trees to SQLAlchemy expressions (bound parameters only).
+
+Each ``run_values`` entry a query reads becomes one ``LEFT OUTER JOIN`` on the table's primary
+key (run_id, kind, name). A predicate on a missing value is false, so ``not`` (and ``!=``,
+``not in``, ``not like``, ``not contains``) include the runs that lack the column.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from modelboard.leaderboard._columns import Column, ColumnResolver, Source
+from modelboard.leaderboard._filter import (
+    BoolOp,
+    Comparison,
+    Contains,
+    FilterError,
+    InList,
+    IsNull,
+    Like,
+    Literal,
+    Node,
+    Not,
+)
+from modelboard.store import tables
+from sqlalchemy import and_, case, exists, false, func, literal, not_, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+if TYPE_CHECKING:
+    from modelboard.store import SQLStore
+    from sqlalchemy.sql import FromClause
+
+__all__ = ["QueryBuilder"]
+
+_OPS = {
+    "=": lambda a, b: a == b,
+    "!=": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+
+
+class QueryBuilder:
+    """Builds the leaderboard's SQL: the joins a query needs, filter and sort expressions."""
+
+    def __init__(self, store: SQLStore, resolver: ColumnResolver, now: float | None = None):
+        self.store = store
+        self.resolver = resolver
+        self.now = time.time() if now is None else now
+        self.joins: dict[Source, Any] = {}
+        self._status = store.effective_status_clause(self.now)
+
+    # -- columns ------------------------------------------------------------------------------
+
+    def alias(self, source: Source) -> Any:
+        """The joined ``run_values`` alias that holds ``source``."""
+        if source not in self.joins:
+            self.joins[source] = tables.run_values.alias(f"v{len(self.joins)}")
+        return self.joins[source]
+
+    def from_clause(self) -> FromClause:
+        """``runs`` left-joined to every ``run_values`` entry used so far."""
+        runs = tables.runs
+        out: Any = runs
+        for source, alias in self.joins.items():
+            out = out.outerjoin(
+                alias,
+                and_(
+                    alias.c.run_id == runs.c.id,
+                    alias.c.kind == source.kind,
+                    alias.c.name == source.name,
+                ),
+            )
+        return out
+
+    def run_field(self, name: str) -> ColumnElement[Any]:
+        """SQL for a run column (``status`` is the effective status, ``duration`` derived)."""
+        cols = tables.runs.c
+        if name == "status":
+            return self._status
+        if name == "duration":
+            return func.coalesce(cols.ended, cols.heartbeat) - cols.created
+        return getattr(cols, name)
+
+    def _coalesce(self, parts: list[ColumnElement[Any]]) -> ColumnElement[Any]:
+        return parts[0] if len(parts) == 1 else func.coalesce(*parts)
+
+    def numeric(self, column: Column) -> ColumnElement[Any] | None:
+        """The column's numeric SQL value, or ``None`` for a text-only column."""
+        if column.run_field is not None:
+            return self.run_field(column.run_field) if column.is_numeric_run_field else None
+        if column.computed:
+            return None
+        return self._coalesce([self.alias(s).c.value_num for s in column.sources])
+
+    def text(self, column: Column) -> ColumnElement[Any] | None:
+        """The column's text SQL value, or ``None`` for a numeric-only column."""
+        if column.run_field is not None:
+            return None if column.is_numeric_run_field else self.run_field(column.run_field)
+        if column.computed == "gradient_health":
+            flags = [self.alias(s).c.value_num for s in column.needs_sources]
+            return case(
+                (flags[0] == 1.0, literal("nonfinite")),
+                (flags[1] == 1.0, literal("exploding")),
+                (flags[2] == 1.0, literal("vanishing")),
+                (func.coalesce(*flags).is_not(None), literal("ok")),
+                else_=None,
+            )
+        return self._coalesce([self.alias(s).c.value_text for s in column.sources])
+
+    def sort_keys(self, column: Column, descending: bool) -> list[Any]:
+        """ORDER BY terms for a column, missing values last."""
+        keys = []
+        for expr in (self.numeric(column), self.text(column)):
+            if expr is not None:
+                keys.append((expr.desc() if descending else expr.asc()).nulls_last())
+        return keys
+
+    # -- filters ------------------------------------------------------------------------------
+
+    def compile_filter(self, text: str, node: Node) -> ColumnElement[bool]:
+        """SQL for a parsed filter."""
+        return self._compile(text, node)
+
+    def _column(self, text: str, ref: Any) -> Column:
+        return self.resolver.resolve(ref.name, text, ref.position)
+
+    def _compile(self, text: str, node: Node) -> ColumnElement[bool]:
+        if isinstance(node, BoolOp):
+            parts = [self._compile(text, p) for p in node.parts]
+            return and_(*parts) if node.op == "and" else or_(*parts)
+        if isinstance(node, Not):
+            return not_(func.coalesce(self._compile(text, node.part), false()))
+        if isinstance(node, Comparison):
+            if node.op == "!=":
+                return self._compile(text, Not(Comparison(node.column, "=", node.value)))
+            column = self._column(text, node.column)
+            expr, value = self._operand(text, column, node.value)
+            return _OPS[node.op](expr, value)
+        if isinstance(node, InList):
+            if node.negated:
+                return self._compile(text, Not(InList(node.column, node.values, False)))
+            column = self._column(text, node.column)
+            kinds = {self._literal_kind(column, v) for v in node.values}
+            if len(kinds) > 1:
+                raise FilterError(
+                    "the values of 'in' must all be numbers or all be text",
+                    text,
+                    node.values[0].position,
+                )
+            operands = [self._operand(text, column, v) for v in node.values]
+            return operands[0][0].in_([value for _, value in operands])
+        if isinstance(node, Like):
+            if node.negated:
+                return self._compile(text, Not(Like(node.column, node.pattern, False)))
+            column = self._column(text, node.column)
+            expr = self._text_or_error(text, column, node.pattern, "like")
+            return expr.ilike(str(node.pattern.value))
+        if isinstance(node, Contains):
+            if node.negated:
+                return self._compile(text, Not(Contains(node.column, node.value, False)))
+            column = self._column(text, node.column)
+            if column.list_kind is not None:
+                rv = tables.run_values
+                return exists().where(
+                    rv.c.run_id == tables.runs.c.id,
+                    rv.c.kind == column.list_kind,
+                    rv.c.name == str(node.value.value),
+                )
+            expr = self._text_or_error(text, column, node.value, "contains")
+            return expr.contains(str(node.value.value), autoescape=True)
+        if isinstance(node, IsNull):
+            column = self._column(text, node.column)
+            parts = [e for e in (self.numeric(column), self.text(column)) if e is not None]
+            expr = self._coalesce(parts)
+            return expr.is_not(None) if node.negated else expr.is_(None)
+        raise TypeError(f"unknown filter node {node!r}")
+
+    @staticmethod
+    def _literal_kind(column: Column, literal_: Literal) -> str:
+        value = literal_.value
+        if isinstance(value, str) and not column.is_time:
+            return "text"
+        return "number"
+
+    def _text_or_error(
+        self, text: str, column: Column, literal_: Literal, op: str
+    ) -> ColumnElement[Any]:
+        expr = self.text(column)
+        if expr is None:
+            raise FilterError(
+                f"'{op}' needs a text column; {column.label!r} holds numbers",
+                text,
+                literal_.position,
+            )
+        return expr
+
+    def _operand(
+        self, text: str, column: Column, literal_: Literal
+    ) -> tuple[ColumnElement[Any], Any]:
+        """The column's SQL expression and the bound value to compare it with."""
+        value = literal_.value
+        if isinstance(value, str):
+            if column.is_time:
+                return self.numeric(column), _parse_time(text, literal_)  # type: ignore[return-value]
+            expr = self.text(column)
+            if expr is None:
+                raise FilterError(
+                    f"{column.label!r} holds numbers; compare it with a number, not text",
+                    text,
+                    literal_.position,
+                )
+            return expr, value
+        number = float(value)
+        expr = self.numeric(column)
+        if expr is None:
+            expr = self.text(column)
+            assert expr is not None
+            if isinstance(value, bool) or column.computed:
+                raise FilterError(
+                    f"{column.label!r} holds text; compare it with quoted text",
+                    text,
+                    literal_.position,
+                )
+            return expr, str(value)
+        return expr, number
+
+
+def _parse_time(text: str, literal_: Literal) -> float:
+    try:
+        return datetime.fromisoformat(str(literal_.value)).timestamp()
+    except ValueError:
+        raise FilterError(
+            f"{literal_.value!r} is not a date; write '2024-05-01' or '2024-05-01T13:00'",
+            text,
+            literal_.position,
+        ) from None
+
+
+def probe_kinds(store: SQLStore) -> Any:
+    """A probe for :class:`ColumnResolver`: which kinds hold a name, one indexed query."""
+    rv = tables.run_values
+
+    def probe(name: str, kinds: Any) -> set[str]:
+        kinds = list(kinds)
+        query = select(
+            *[
+                exists().where(rv.c.kind == kind, rv.c.name == name).label(f"k{i}")
+                for i, kind in enumerate(kinds)
+            ]
+        )
+        row = store._read(lambda conn: conn.execute(query).one())
+        return {kind for kind, hit in zip(kinds, row, strict=True) if hit}
+
+    return probe

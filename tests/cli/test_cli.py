@@ -1,0 +1,180 @@
+"""The ``modelboard`` command: every subcommand, --json, prefixes, and clean failures."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from modelboard.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def store_of(sample) -> str:  # type: ignore[no-untyped-def]
+    return str(Path(sample[0].location.url.removeprefix("sqlite:///")).parent)
+
+
+def test_ls_table_and_json(sample, capsys) -> None:  # type: ignore[no-untyped-def]
+    tracker, ids = sample
+    code, out, _ = run(capsys, "ls", "--store", store_of(sample), "--sort", "val_accuracy")
+    assert code == 0 and "val_accuracy" in out and ids["torch"][:8] in out
+    assert out.index(ids["torch"][:8]) < out.index(ids["keras"][:8])
+    code, out, _ = run(
+        capsys,
+        "--store",
+        store_of(sample),
+        "ls",
+        "--json",
+        "--where",
+        "features contains 'label_leak'",
+        "--columns",
+        "id,name,val_accuracy",
+    )
+    assert code == 0 and json.loads(out) == [
+        {"id": ids["wide"], "name": "basic_cnn_wide", "val_accuracy": 0.8}
+    ]
+
+
+def test_ls_limit_and_env_store(sample, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("MODELBOARD_URI", store_of(sample))
+    code, out, _ = run(capsys, "ls", "--limit", "2", "--json")
+    assert code == 0 and len(json.loads(out)) == 2
+    code, out, _ = run(capsys, "ls", "--limit", "2")
+    assert "--limit 0 shows all" in out
+
+
+def test_show_by_prefix(sample, capsys) -> None:  # type: ignore[no-untyped-def]
+    tracker, ids = sample
+    code, out, _ = run(capsys, "show", ids["torch"][:5], "--store", store_of(sample))
+    assert code == 0
+    for text in ("BasicCNN", "features.0", "evaluation: val", "per class: val", "val_loss"):
+        assert text in out
+    code, out, _ = run(capsys, "show", ids["keras"][:6], "--json", "--store", store_of(sample))
+    document = json.loads(out)
+    assert document["run"]["id"] == ids["keras"]
+    assert document["network"]["architecture"] == "basic_cnn"
+    assert document["evaluations"]["val"]["metrics"]["accuracy"] == 0.86
+
+
+def test_compare_and_plot(sample, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    tracker, ids = sample
+    png = tmp_path / "curves.png"
+    code, out, _ = run(
+        capsys,
+        "compare",
+        ids["keras"][:6],
+        ids["wide"][:6],
+        "--store",
+        store_of(sample),
+        "--plot",
+        str(png),
+    )
+    assert (
+        code == 0 and "layers (aligned)" in out and "gap" in out and "identical rows hidden" in out
+    )
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    code, out, _ = run(
+        capsys, "compare", ids["keras"], ids["torch"], "--json", "--store", store_of(sample)
+    )
+    layers = json.loads(out)["layers"]
+    assert len(layers) == 8 and all(row["match"] != "gap" for row in layers)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "json", "markdown", "html"])
+def test_export(sample, capsys, tmp_path: Path, fmt: str) -> None:  # type: ignore[no-untyped-def]
+    out_file = tmp_path / f"board.{fmt}"
+    code, out, _ = run(
+        capsys,
+        "export",
+        "--format",
+        fmt,
+        "--out",
+        str(out_file),
+        "--store",
+        store_of(sample),
+        "--sort",
+        "val_accuracy",
+    )
+    assert code == 0 and "wrote 5 runs" in out and out_file.stat().st_size > 0
+    if fmt == "csv":
+        expected = sample[0].leaderboard(sort="val_accuracy")
+        pd.testing.assert_frame_equal(pd.read_csv(out_file), expected, check_dtype=False)
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["show", "zzzz"], "no run with id 'zzzz'"),
+        (["ls", "--where", "val_accuracy >"], "bad filter at position 14"),
+        (["ls", "--sort", "nope"], "unknown column 'nope'"),
+        (["compare", "0000", "ffff"], "no run with id"),
+        (["export", "--out", "x.xlsx"], "cannot tell the export format"),
+    ],
+)
+def test_errors_are_one_line_and_exit_2(sample, capsys, argv, fragment) -> None:  # type: ignore[no-untyped-def]
+    code, out, err = run(capsys, *argv, "--store", store_of(sample))
+    assert code == 2 and fragment in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_unreachable_store(capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    code, _, err = run(capsys, "ls", "--store", str(tmp_path / "missing"))
+    assert code == 2 and "no modelboard store at" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "missing").exists()  # reading never creates a store
+    code, _, err = run(capsys, "ls", "--store", "postgresql+psycopg://u:secret@127.0.0.1:1/x")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "secret" not in err
+
+
+def test_rm_asks_and_gc_removes_orphans(tmp_path: Path, capsys, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sample_runs import build_store
+
+    tracker, ids = build_store(tmp_path / "s")
+    store = str(tmp_path / "s")
+    monkeypatch.setattr("builtins.input", lambda prompt: "n")
+    code, _, err = run(capsys, "rm", ids["other"][:8], "--store", store)
+    assert code == 1 and "nothing deleted" in err and tracker.store.count_runs() == 5
+    monkeypatch.setattr("builtins.input", lambda prompt: "y")
+    code, out, _ = run(capsys, "rm", ids["other"][:8], "--store", store)
+    assert code == 0 and tracker.store.count_runs() == 4
+    code, out, _ = run(capsys, "rm", ids["failed"], "--yes", "--json", "--store", store)
+    assert json.loads(out) == {"deleted": [ids["failed"]]}
+    orphan = tracker.location.artifact_root / ("ab" * 16)
+    orphan.mkdir(parents=True)
+    (orphan / "plot.png").write_bytes(b"x" * 10)
+    keep = tracker.store.artifact_dir(ids["keras"])
+    code, out, _ = run(capsys, "gc", "--json", "--store", store)
+    assert json.loads(out)["removed"] == ["ab" * 16]
+    assert not orphan.exists() and keep.exists()
+    tracker.close()
+
+
+def test_demo_is_called_lazily(capsys, monkeypatch, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import types
+
+    calls = []
+    fake = types.ModuleType("modelboard.demo")
+    fake.main = lambda argv: calls.append((argv, os.environ.get("MODELBOARD_URI"))) or 0  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "modelboard.demo", fake)
+    monkeypatch.delenv("MODELBOARD_URI", raising=False)
+    code, _, _ = run(capsys, "demo", "--store", str(tmp_path), "--epochs", "1")
+    assert code == 0 and calls == [(["--epochs", "1"], str(tmp_path))]
+
+
+def test_entry_point_subprocess(sample) -> None:  # type: ignore[no-untyped-def]
+    exe = Path(sys.executable).parent / "modelboard"
+    done = subprocess.run(
+        [str(exe), "show", "nope", "--store", store_of(sample)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
