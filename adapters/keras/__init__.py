@@ -1,3 +1,8 @@
-"""The Keras 3 adapter (TensorFlow and torch backends). Filled by the Keras issue."""
+"""The Keras 3 adapter (TensorFlow and torch backends).
+
+Loaded through the ``modelboard`` entry point; the module's attributes are the hooks of
+:mod:`modelboard.adapters.keras.plugin`. Importing it imports neither keras nor tensorflow.
+"""
 
 from modelboard.adapters.keras.plugin import *  # noqa: F401,F403
+from modelboard.adapters.keras.plugin import __all__ as __all__

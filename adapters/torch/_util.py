@@ -21,9 +21,16 @@ def loaded_torch() -> Any | None:
 
 
 def is_torch_module(obj: Any) -> bool:
-    """True for a ``torch.nn.Module`` instance; never imports torch."""
+    """True for a ``torch.nn.Module`` instance that is not a Keras model; never imports torch.
+
+    On Keras's torch backend every Keras model is also a ``torch.nn.Module``: those belong to
+    the Keras adapter.
+    """
     torch = loaded_torch()
-    return torch is not None and isinstance(obj, torch.nn.Module)
+    if torch is None or not isinstance(obj, torch.nn.Module):
+        return False
+    keras = sys.modules.get("keras")
+    return keras is None or not isinstance(obj, getattr(keras, "Model", ()))
 
 
 def unwrap_module(module: torch.nn.Module) -> torch.nn.Module:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from modelboard.leaderboard._columns import (
@@ -253,7 +254,14 @@ def default_columns(resolver: ColumnResolver, present: set[Source]) -> list[Colu
     """Every column the default leaderboard shows, for the values the selected runs hold."""
     columns = [Column(name, run_field=name) for name in DEFAULT_RUN_COLUMNS]
     columns.extend(c for c in STANDARD_COLUMNS.values() if not c.hidden)
-    columns.extend(resolver.metric_columns(present))
+    taken = {c.label for c in columns}
+    for metric in resolver.metric_columns(present):
+        # a logged metric may share a standard column's name (Keras logs ``learning_rate``):
+        # keep both, the metric under ``metrics.<name>``
+        if metric.label in taken:
+            metric = replace(metric, label=f"metrics.{metric.label}")
+        taken.add(metric.label)
+        columns.append(metric)
     for kind, label in (("param", "params"), ("hparam", "hparams"), ("tag", "tags")):
         for name in sorted({s.name for s in present if s.kind == kind}):
             columns.append(Column(f"{label}.{name}", (Source(kind, name),)))
@@ -277,7 +285,7 @@ def leaderboard_table(
     chosen: list[Column] | None = None
     if columns is not None:
         names = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else columns
-        chosen = [resolver.resolve(name) for name in names if name]
+        chosen = list({c.label: c for c in (resolver.resolve(n) for n in names if n)}.values())
     ids = leaderboard_ids(
         store,
         sort=sort,
