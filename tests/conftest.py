@@ -14,6 +14,20 @@ import pytest
 PG_ENV = "MODELBOARD_TEST_PG"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Load triton's native library before any test imports TensorFlow.
+
+    With tensorflow 2.21 and torch 2.14 on this platform, triton (which torch and torchvision
+    load on demand) segfaults the process when it loads after TensorFlow, and works when it
+    loads first. The suite runs both frameworks in one process, so it loads triton up front
+    (0.2 s). ``modelboard`` itself imports neither framework, so this order is the user's.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
+
+
 @pytest.fixture
 def plugin_manager() -> pluggy.PluginManager:
     """A new plugin manager with the installed adapters, not shared with other tests."""

@@ -164,7 +164,8 @@ class TrackingCallback(keras.callbacks.Callback):
         stopping = self._early_stopping()
         if stopping is not None:
             fields["early_stopping"] = stopping
-        fields.update(describe_compile(self.model, self.run.network.reproduce))
+        reproduce = self.run.network.reproduce if self.run.network is not None else None
+        fields.update(describe_compile(self.model, reproduce))
         self.run.update_network(**fields)
 
     def _early_stopping(self) -> dict[str, Any] | None:

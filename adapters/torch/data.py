@@ -73,14 +73,14 @@ def _dataset_record(name: str, dataset: Any, source: str) -> SplitRecord:
     details: dict[str, Any] = {"dataset": type(dataset).__qualname__}
     if data_attr is not None and targets is not None:
         try:
-            record = _describe_arrays(name, data_attr, targets, source)
+            described: SplitRecord | None = _describe_arrays(name, data_attr, targets, source)
         except (TypeError, ValueError):
-            record = None
-        if record is not None:
-            record.details.update(details)
-            record.details["fingerprint_of"] = "data and targets attributes"
-            _add_transform(record, dataset)
-            return record
+            described = None
+        if described is not None:
+            described.details.update(details)
+            described.details["fingerprint_of"] = "data and targets attributes"
+            _add_transform(described, dataset)
+            return described
     size: int | None = len(dataset) if hasattr(dataset, "__len__") else None
     x_shape: list[int | None] | None = None
     y_shape: list[int | None] | None = None

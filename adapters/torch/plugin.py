@@ -39,7 +39,7 @@ def modelboard_detect_framework(obj: Any) -> FrameworkInfo | None:
     """Claim ``torch.nn.Module`` instances."""
     if not is_torch_module(obj):
         return None
-    return FrameworkInfo("torch", loaded_torch().__version__)
+    return FrameworkInfo("torch", getattr(loaded_torch(), "__version__", None))
 
 
 @hookimpl

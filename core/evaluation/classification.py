@@ -67,7 +67,8 @@ def _single_label_counts(prep: PreparedInputs, result: ClassificationResult) -> 
     result.confusion_matrix = cm.astype(int).tolist()
     present = np.isin(labels, prep.y_true)
     if present.sum() < prep.n_classes:
-        missing = [prep.class_names[i] for i in labels[~present]]
+        names = prep.class_names or [str(i) for i in labels]
+        missing = [names[i] for i in labels[~present]]
         result.warnings.append(
             f"classes with no samples in y_true: {missing[:10]}; their recall is undefined "
             "(recorded as 0) and balanced accuracy averages over the classes present"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from modelboard.leaderboard._columns import (
@@ -23,6 +24,7 @@ from sqlalchemy import and_, or_, select, tuple_, union
 if TYPE_CHECKING:
     import pandas as pd
     from modelboard.store import SQLStore
+    from sqlalchemy import Connection
 
 __all__ = ["leaderboard", "leaderboard_table", "leaderboard_ids", "DEFAULT_RUN_COLUMNS"]
 
@@ -31,6 +33,14 @@ _CHUNK = 500
 _FIRST_WINDOW = 1000  # candidates per source in the first window of a top-N query
 _KEEP_WHEN_EMPTY = frozenset(RUN_COLUMNS)
 _INT_KINDS = frozenset({"param", "hparam", "data", "network", "tag"})
+
+
+def _all_rows(query: Any, conn: Connection) -> list[Any]:
+    return list(conn.execute(query).all())
+
+
+def _first_row(query: Any, conn: Connection) -> Any:
+    return conn.execute(query).first()
 
 
 def _sort_spec(sort: str | Sequence[str] | None) -> list[tuple[str, bool | None]]:
@@ -152,18 +162,19 @@ def _top_by_value(
             .order_by(ordered(value), runs.c.created.desc(), runs.c.id)
             .limit(limit)
         )
-        rows = store._read(lambda conn, query=query: conn.execute(query).all())
+        rows = store._read(partial(_all_rows, query))
         if window is None:
             break
         edges = [
             store._read(
-                lambda conn, source=source, window=window: conn.execute(
+                partial(
+                    _first_row,
                     select(rv.c.value_num)
                     .where(has_key(source))
                     .order_by(ordered(rv.c.value_num))
                     .offset(window - 1)
-                    .limit(1)
-                ).first()
+                    .limit(1),
+                )
             )
             for source in column.sources
         ]
