@@ -95,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("gc", parents=common, help="remove artifact folders of deleted runs")
     p.add_argument("--dry-run", action="store_true", help="only list what would be removed")
 
-    p = sub.add_parser("demo", parents=common, help="track a Keras and a PyTorch model on digits")
+    # the demo parses its own options (``modelboard demo --help`` lists them)
+    p = sub.add_parser("demo", add_help=False, help="track a Keras and a PyTorch model on digits")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
     return parser
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import sys
@@ -406,15 +405,13 @@ def cmd_gc(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if args.store:
-        from modelboard.store import URI_ENV
-
-        os.environ[URI_ENV] = args.store
     from modelboard.demo import main as demo_main
 
     extra = list(args.args)
     if extra[:1] == ["--"]:
         extra = extra[1:]
+    if getattr(args, "store", None) and "--store" not in extra:
+        extra = ["--store", args.store, *extra]  # ``modelboard --store X demo``
     return int(demo_main(extra) or 0)
 
 

@@ -186,6 +186,8 @@ def test_context_manager_marks_failed_with_the_error_and_reraises(tracker: mb.Tr
 
 def test_store_locations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plugin_manager) -> None:
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MODELBOARD_URI", raising=False)
+    monkeypatch.delenv("MODELBOARD_ARTIFACT_ROOT", raising=False)
     with mb.Tracker(plugin_manager=plugin_manager) as default:
         assert default.location.url == f"sqlite:///{tmp_path / '.modelboard' / 'modelboard.db'}"
         assert default.location.artifact_root == tmp_path / ".modelboard" / "artifacts"
