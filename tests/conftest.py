@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import modelboard as mb
 import pluggy
 import pytest
-
-PG_ENV = "MODELBOARD_TEST_PG"
+from pg_databases import new_pg_database
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -47,29 +44,11 @@ def tracker(store_path: Path, plugin_manager: pluggy.PluginManager) -> Iterator[
         yield t
 
 
-def _pg_admin_url() -> str | None:
-    return os.environ.get(PG_ENV) or None
-
-
 @pytest.fixture
 def pg_url() -> Iterator[str]:
-    """A new, empty PostgreSQL database on the server named by MODELBOARD_TEST_PG."""
-    admin = _pg_admin_url()
-    if admin is None:
-        pytest.skip(f"{PG_ENV} is not set: no PostgreSQL server to test against (.ci/run sets it)")
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"mb_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(admin).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with engine.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        engine.dispose()
+    """A new, empty PostgreSQL database (see ``new_pg_database``)."""
+    with new_pg_database() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

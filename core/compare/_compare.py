@@ -250,6 +250,8 @@ class Comparison:
                 ax.plot(xs, series.values, marker="o", markersize=3, label=label)
                 ax.set_xlabel("epoch" if by_epoch else "step")
             ax.set_title(name)
+            # float32 and float64 copies of one learning rate must not read as a 1e-11 offset
+            ax.ticklabel_format(axis="y", useOffset=False)
             ax.grid(alpha=0.3)
             ax.legend(fontsize="small")
         for index in range(len(names), rows * columns):

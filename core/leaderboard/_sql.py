@@ -176,8 +176,9 @@ class QueryBuilder:
         if isinstance(node, IsNull):
             column = self._column(text, node.column)
             parts = [e for e in (self.numeric(column), self.text(column)) if e is not None]
-            expr = self._coalesce(parts)
-            return expr.is_not(None) if node.negated else expr.is_(None)
+            # number and text stay apart: PostgreSQL cannot coalesce double precision with text
+            present = or_(*(part.is_not(None) for part in parts))
+            return present if node.negated else not_(present)
         raise TypeError(f"unknown filter node {node!r}")
 
     @staticmethod

@@ -151,10 +151,11 @@ def _log(run, series: dict[str, list[float]]) -> None:  # type: ignore[no-untype
         run.log(step=epoch, epoch=epoch, **{k: v[epoch] for k, v in series.items()})
 
 
-def build_store(path: Path) -> tuple[Tracker, dict[str, str]]:
+def build_store(path: Path, store: str | None = None) -> tuple[Tracker, dict[str, str]]:
     """Five runs: keras and torch basic_cnn, a wider Keras net, a failed torch run and a run of
-    another project. Returns the tracker and the run ids by key."""
-    tracker = Tracker(path, plugin_manager=_plugins())
+    another project, in the folder ``path`` or the database ``store`` (artifacts in ``path``).
+    Returns the tracker and the run ids by key."""
+    tracker = Tracker(store or path, plugin_manager=_plugins(), artifact_root=path / "artifacts")
     ids: dict[str, str] = {}
 
     run = tracker.start_run(
