@@ -35,10 +35,15 @@ OPTIMIZER_UPDATE_INTERVAL_S = 1.0
 """At most one write of a changed optimizer record per this many seconds (and one at detach)."""
 
 
+UPDATE_RATIO_MAX_BYTES = 512 * 1024 * 1024
+"""Above this many bytes of parameters, captures skip the update ratio unless asked for it."""
+
+
 class _Capture:
     """What a capture step keeps between the pre-hook and the post-hook."""
 
     __slots__ = ("step", "names", "shapes", "params", "grads", "before", "table")
+    before: list[Any] | None
 
     def __init__(
         self,
@@ -47,7 +52,7 @@ class _Capture:
         shapes: list[list[int]],
         params: list[Any],
         grads: list[Any],
-        before: list[Any],
+        before: list[Any] | None,
         table: Any,
     ) -> None:
         self.step = step
@@ -73,8 +78,13 @@ class TorchTrainingHandle:
         optimizer: torch.optim.Optimizer | None,
         scheduler: Any = None,
         every: int = DEFAULT_GRADIENTS_EVERY,
+        update_ratio: bool | None = None,
     ) -> None:
         self.run = run
+        if update_ratio is None:  # the ratio copies every parameter once per capture
+            size = sum(p.numel() * p.element_size() for p in unwrap_module(module).parameters())
+            update_ratio = size <= UPDATE_RATIO_MAX_BYTES
+        self.update_ratio = bool(update_ratio)
         self.optimizer = optimizer
         self.scheduler = scheduler
         self.every = int(every)
@@ -133,11 +143,13 @@ class TorchTrainingHandle:
         if not params:
             return None
         table = gradient_table(grads, params, _inverse_scale(optimizer, kwargs))
-        before = [p.detach().clone() for p in params]
+        before = [p.detach().clone() for p in params] if self.update_ratio else None
         return _Capture(self.step, names, shapes, params, grads, before, table)
 
     def _finish_capture(self, capture: _Capture) -> None:
-        table = append_update_ratios(capture.table, capture.before, capture.params)
+        table = capture.table
+        if capture.before is not None:
+            table = append_update_ratios(table, capture.before, capture.params)
         stats = stats_from_table(capture.names, capture.shapes, table, capture.grads)
         if self.run.finished:
             return
@@ -191,7 +203,9 @@ def _inverse_scale(optimizer: Any, kwargs: dict[str, Any]) -> Any:
 
 def attach_training(obj: torch.nn.Module, run: Run, options: dict[str, Any]) -> TorchTrainingHandle:
     """Hook the optimizer in ``options`` (if any); ``gradients_every`` (default
-    ``DEFAULT_GRADIENTS_EVERY``, 0 = off) sets how often gradients are captured."""
+    ``DEFAULT_GRADIENTS_EVERY``, 0 = off) sets how often gradients are captured, and
+    ``update_ratio`` whether captures also measure |update| / |weight| (default: for models of
+    at most ``UPDATE_RATIO_MAX_BYTES``, since it copies the parameters once per capture)."""
     every = options.get("gradients_every")
     return TorchTrainingHandle(
         run,
@@ -199,4 +213,5 @@ def attach_training(obj: torch.nn.Module, run: Run, options: dict[str, Any]) -> 
         options.get("optimizer"),
         options.get("scheduler"),
         DEFAULT_GRADIENTS_EVERY if every is None else int(every),
+        options.get("update_ratio"),
     )

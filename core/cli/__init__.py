@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rm", parents=common, help="delete runs and their artifacts")
     p.add_argument("runs", nargs="+", metavar="RUN", help="run ids or unique prefixes")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask")
+    p.add_argument("--force", action="store_true", help="also delete runs that are still running")
 
     p = sub.add_parser("gc", parents=common, help="remove artifact folders of deleted runs")
     p.add_argument("--dry-run", action="store_true", help="only list what would be removed")

@@ -362,6 +362,13 @@ def cmd_rm(args: argparse.Namespace) -> int:
     tracker = open_tracker(args.store)
     records = [tracker.store.get_run(r) for r in args.runs]
     unique = {r.id: r for r in records}
+    live = [r for r in unique.values() if r.status == "running"]
+    if live and not args.force:
+        names = ", ".join(f"{r.id[:8]} ({r.name})" for r in live)
+        raise ModelboardError(
+            f"{names} still running: its process is alive and would keep writing; "
+            "stop it first, or pass --force"
+        )
     if not args.yes:
         for record in unique.values():
             print(f"  {record.id[:8]}  {record.name}  ({record.status})")
@@ -391,16 +398,25 @@ def cmd_gc(args: argparse.Namespace) -> int:
         if p.is_dir() and _RUN_ID.match(p.name) and p.name not in known
     )
     freed = sum(f.stat().st_size for p in orphans for f in p.rglob("*") if f.is_file())
+    rows = tracker.store.delete_orphan_rows(dry_run=bool(args.dry_run))
     if not args.dry_run:
         for folder in orphans:
             shutil.rmtree(folder, ignore_errors=True)
     if args.json:
         _print_json(
-            {"removed": [p.name for p in orphans], "bytes": freed, "dry_run": bool(args.dry_run)}
+            {
+                "removed": [p.name for p in orphans],
+                "bytes": freed,
+                "rows": rows,
+                "dry_run": bool(args.dry_run),
+            }
         )
     else:
         verb = "would remove" if args.dry_run else "removed"
-        print(f"{verb} {len(orphans)} artifact folder(s) of deleted runs, {freed / 1e6:.1f} MB")
+        print(
+            f"{verb} {len(orphans)} artifact folder(s) of deleted runs, {freed / 1e6:.1f} MB, "
+            f"and {rows} database row(s) of deleted runs"
+        )
     return 0
 
 

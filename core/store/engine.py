@@ -73,13 +73,17 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+_engines: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+    for engine in list(_engines):
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _dispose_in_forked_children(engine: Engine) -> None:
     """A forked child (DataLoader workers) must not reuse the parent's pooled connections."""
-    ref = weakref.ref(engine)
-
-    def after_fork() -> None:
-        target = ref()
-        if target is not None:
-            target.dispose(close=False)
-
-    os.register_at_fork(after_in_child=after_fork)
+    _engines.add(engine)

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from modelboard.records import DataRecord, NetworkRecord, Record, RunRecord
+from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, Record, RunRecord
+from modelboard.serialization import dumps, to_jsonable
 from modelboard.store import tables
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -33,6 +35,10 @@ __all__ = [
     "data_record_rows",
     "network_record_rows",
     "record_value_rows",
+    "write_record_values",
+    "evaluation_rows",
+    "parse_document",
+    "EVALUATION_PREFIX",
     "DATA_KINDS",
     "NETWORK_KINDS",
 ]
@@ -45,19 +51,23 @@ ValueRow = tuple[str, str, str, float | None, str | None]  # run_id, kind, name,
 
 
 def scalar_columns(value: Any) -> tuple[float | None, str | None]:
-    """Split a value into the numeric and the text column (numbers sort as numbers)."""
+    """Split a value into the numeric and the text column (numbers sort as numbers).
+
+    numpy scalars count as the Python numbers they hold (hyperparameters often come from
+    numpy grids); a non-finite number keeps its text (``nan``, ``inf``) and no numeric value.
+    """
+    if type(value).__module__ == "numpy" and getattr(value, "ndim", None) == 0:
+        value = value.item()
     if isinstance(value, bool):
         return float(value), "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, numbers.Real):
         number = float(value)
-        return (number if math.isfinite(number) else None), repr(number) if not math.isfinite(
-            number
-        ) else None
+        return (number, None) if math.isfinite(number) else (None, repr(number))
     if value is None:
         return None, None
     if isinstance(value, str):
         return None, value
-    return None, json.dumps(value, sort_keys=True, default=repr)
+    return None, json.dumps(to_jsonable(value), sort_keys=True)
 
 
 def _insert_for(conn: Connection) -> Any:
@@ -187,14 +197,54 @@ def network_record_rows(run_id: str, record: NetworkRecord) -> list[ValueRow]:
     return rows
 
 
+EVALUATION_PREFIX = "evaluation:"
+
+
+def evaluation_rows(run_id: str, record: EvaluationRecord) -> list[ValueRow]:
+    """``eval`` rows: ``<split>_<metric>`` scalars and ``<split>_<name>_per_class`` lists."""
+    rows: list[ValueRow] = [
+        (run_id, "eval", f"{record.split}_{name}", *scalar_columns(value))
+        for name, value in record.metrics.items()
+    ]
+    for name, values in record.per_class.items():
+        rows.append((run_id, "eval", f"{record.split}_{name}_per_class", None, dumps(values)))
+    return rows
+
+
 def record_value_rows(
     run_id: str, kind: str, record: Record
 ) -> tuple[tuple[str, ...], list[ValueRow]] | None:
-    """The kinds a stored record owns and its rows, or ``None`` for records without any."""
+    """The kinds a stored record owns wholly (replaced on every write) and its rows, or ``None``
+    for records without any. Evaluation rows own no kind: each split adds its own names."""
     if kind == "data" and isinstance(record, DataRecord):
         return DATA_KINDS, data_record_rows(run_id, record)
     if kind == "network" and isinstance(record, NetworkRecord):
         return NETWORK_KINDS, network_record_rows(run_id, record)
+    if kind.startswith(EVALUATION_PREFIX) and isinstance(record, EvaluationRecord):
+        return (), evaluation_rows(run_id, record)
+    return None
+
+
+def write_record_values(conn: Connection, run_id: str, kind: str, record: Record) -> None:
+    """Write the ``run_values`` rows that a stored record gives."""
+    derived = record_value_rows(run_id, kind, record)
+    if derived is None:
+        return
+    owned, rows = derived
+    if owned:
+        replace_values(conn, run_id, owned, rows)
+    else:
+        upsert_values(conn, rows)
+
+
+def parse_document(kind: str, payload: str) -> Record | None:
+    """The record stored under ``kind`` in the ``records`` table (``None`` for unknown kinds)."""
+    if kind.startswith(EVALUATION_PREFIX):
+        return EvaluationRecord.from_json(payload)
+    if kind == "data":
+        return DataRecord.from_json(payload)
+    if kind == "network":
+        return NetworkRecord.from_json(payload)
     return None
 
 
@@ -247,14 +297,13 @@ def rebuild_run_values(conn: Connection, run_ids: Sequence[str]) -> None:
             upsert_values(conn, run_record_rows(RunRecord.from_dict(loads(row[0]))))
         documents = conn.execute(
             select(tables.records.c.kind, tables.records.c.payload).where(
-                tables.records.c.run_id == run_id, tables.records.c.kind.in_(["data", "network"])
+                tables.records.c.run_id == run_id
             )
         ).all()
         for kind, payload in documents:
-            record_type: type[Record] = DataRecord if kind == "data" else NetworkRecord
-            derived = record_value_rows(run_id, kind, record_type.from_json(payload))
-            if derived is not None:
-                upsert_values(conn, derived[1])
+            record = parse_document(kind, payload)
+            if record is not None:
+                write_record_values(conn, run_id, kind, record)
         points = conn.execute(
             select(m.c.key, m.c.step, m.c.epoch, m.c.value, m.c.wall_time)
             .where(m.c.run_id == run_id)

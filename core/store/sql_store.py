@@ -5,34 +5,31 @@ from __future__ import annotations
 import math
 import shutil
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 from modelboard.errors import AmbiguousRunIdError, RunNotFoundError, StoreUnavailableError
 from modelboard.records import (
     ArtifactRecord,
-    DataRecord,
     EvaluationRecord,
     GradientRecord,
     MetricSeries,
-    NetworkRecord,
     Record,
     RunRecord,
     TrainingRecord,
 )
-from modelboard.serialization import dumps
 from modelboard.store import tables
 from modelboard.store.engine import READ_ONLY, make_engine
 from modelboard.store.location import URI_ENV, StoreLocation
 from modelboard.store.migrations import ensure_schema
 from modelboard.store.run_values import (
-    ValueRow,
+    EVALUATION_PREFIX,
     merge_metric_summaries,
-    record_value_rows,
+    parse_document,
     replace_values,
     run_record_rows,
-    scalar_columns,
+    write_record_values,
 )
 from sqlalchemy import Connection, case, delete, func, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -43,9 +40,13 @@ MetricPoint = tuple[str, int, "int | None", float, float]  # key, step, epoch, v
 T = TypeVar("T")
 
 DEFAULT_HEARTBEAT_TIMEOUT_S = 30.0
-_RECORD_TYPES: dict[str, type[Record]] = {"data": DataRecord, "network": NetworkRecord}
-_EVALUATION_PREFIX = "evaluation:"
 _RETRIES = 8
+
+
+def _forward_heartbeat(value: float) -> Any:
+    """SQL for the heartbeat column set to ``value`` unless it already holds a newer one."""
+    column = tables.runs.c.heartbeat
+    return case((column.is_(None) | (column < value), value), else_=column)
 
 
 class SQLStore:
@@ -136,34 +137,22 @@ class SQLStore:
         The heartbeat column only moves forward: the writer thread refreshes it between updates,
         and an update carrying an older heartbeat must not make a live run look stale.
         """
-        column = tables.runs.c.heartbeat
+        self._write(lambda conn: self._update_run_row(conn, record))
+
+    def _update_run_row(self, conn: Connection, record: RunRecord) -> None:
         newer_heartbeat = (
-            column
+            tables.runs.c.heartbeat
             if record.heartbeat is None
-            else case(
-                (column.is_(None) | (column < record.heartbeat), record.heartbeat), else_=column
-            )
+            else _forward_heartbeat(record.heartbeat)
         )
-
-        def work(conn: Connection) -> None:
-            result = conn.execute(
-                update(tables.runs)
-                .where(tables.runs.c.id == record.id)
-                .values(**{**self._run_columns(record), "heartbeat": newer_heartbeat})
-            )
-            if result.rowcount == 0:
-                raise RunNotFoundError(f"run {record.id} is not in the store (was it deleted?)")
-            replace_values(conn, record.id, ("param", "tag", "run"), run_record_rows(record))
-
-        self._write(work)
-
-    def beat(self, run_id: str, now: float) -> None:
-        """Record that a run's process is alive."""
-        self._write(
-            lambda conn: conn.execute(
-                update(tables.runs).where(tables.runs.c.id == run_id).values(heartbeat=now)
-            )
+        result = conn.execute(
+            update(tables.runs)
+            .where(tables.runs.c.id == record.id)
+            .values(**{**self._run_columns(record), "heartbeat": newer_heartbeat})
         )
+        if result.rowcount == 0:
+            raise RunNotFoundError(f"run {record.id} is not in the store (was it deleted?)")
+        replace_values(conn, record.id, ("param", "tag", "run"), run_record_rows(record))
 
     def _effective(self, record: RunRecord, now: float) -> RunRecord:
         stale = record.heartbeat is not None and now - record.heartbeat > self.heartbeat_timeout
@@ -253,16 +242,6 @@ class SQLStore:
             else_=cols.status,
         )
 
-    def count_runs(self) -> int:
-        """How many runs the store holds."""
-        return int(
-            self._read(
-                lambda conn: conn.execute(
-                    select(func.count()).select_from(tables.runs)
-                ).scalar_one()
-            )
-        )
-
     def delete_run(self, run_id: str) -> None:
         """Delete a run with everything recorded for it, its artifact folder included."""
         full_id = self.resolve_run_id(run_id)
@@ -283,43 +262,28 @@ class SQLStore:
 
     # -- records ------------------------------------------------------------------------------
 
-    def put_record(
-        self, run_id: str, kind: str, record: Record, values: Sequence[ValueRow] = ()
-    ) -> None:
+    def put_record(self, run_id: str, kind: str, record: Record) -> None:
         """Store a record (``data``, ``network``, ``evaluation:<split>``) and its values."""
+        self._write(lambda conn: self._put_record_row(conn, run_id, kind, record))
+
+    @staticmethod
+    def _put_record_row(conn: Connection, run_id: str, kind: str, record: Record) -> None:
         payload = record.to_json()
-        now = time.time()
-
-        def work(conn: Connection) -> None:
-            conn.execute(
-                delete(tables.records).where(
-                    tables.records.c.run_id == run_id, tables.records.c.kind == kind
-                )
+        conn.execute(
+            delete(tables.records).where(
+                tables.records.c.run_id == run_id, tables.records.c.kind == kind
             )
-            conn.execute(
-                tables.records.insert().values(
-                    run_id=run_id, kind=kind, payload=payload, updated=now
-                )
+        )
+        conn.execute(
+            tables.records.insert().values(
+                run_id=run_id, kind=kind, payload=payload, updated=time.time()
             )
-            if values:
-                from modelboard.store.run_values import upsert_values
-
-                upsert_values(conn, list(values))
-            derived = record_value_rows(run_id, kind, record)
-            if derived is not None:
-                replace_values(conn, run_id, *derived)
-
-        self._write(work)
+        )
+        write_record_values(conn, run_id, kind, record)
 
     def put_evaluation(self, run_id: str, record: EvaluationRecord) -> None:
         """Store an evaluation record and its ``<split>_<metric>`` leaderboard values."""
-        rows: list[ValueRow] = [
-            (run_id, "eval", f"{record.split}_{name}", *scalar_columns(value))
-            for name, value in record.metrics.items()
-        ]
-        for name, values in record.per_class.items():
-            rows.append((run_id, "eval", f"{record.split}_{name}_per_class", None, dumps(values)))
-        self.put_record(run_id, _EVALUATION_PREFIX + record.split, record, rows)
+        self.put_record(run_id, EVALUATION_PREFIX + record.split, record)
 
     def get_records(self, run_id: str) -> dict[str, Record]:
         """Every record document of a run, keyed by kind."""
@@ -332,10 +296,9 @@ class SQLStore:
         )
         out: dict[str, Record] = {}
         for kind, payload in rows:
-            if kind.startswith(_EVALUATION_PREFIX):
-                out[kind] = EvaluationRecord.from_json(payload)
-            elif kind in _RECORD_TYPES:
-                out[kind] = _RECORD_TYPES[kind].from_json(payload)
+            record = parse_document(kind, payload)
+            if record is not None:
+                out[kind] = record
         return out
 
     # -- metrics and gradients ----------------------------------------------------------------
@@ -346,12 +309,19 @@ class SQLStore:
         points: Sequence[MetricPoint],
         gradient_records: Sequence[GradientRecord] = (),
         heartbeat: float | None = None,
+        records: Mapping[str, Record] | None = None,
+        run_record: RunRecord | None = None,
     ) -> None:
-        """Write a batch of metric points and gradient records in one transaction."""
-        if not points and not gradient_records and heartbeat is None:
+        """Write a batch in one transaction: metric points, gradient records, record documents
+        (``{kind: record}``), the run record and a heartbeat."""
+        if not (points or gradient_records or records or run_record) and heartbeat is None:
             return
 
         def work(conn: Connection) -> None:
+            for kind, record in (records or {}).items():
+                self._put_record_row(conn, run_id, kind, record)
+            if run_record is not None:
+                self._update_run_row(conn, run_record)
             if points:
                 conn.execute(
                     tables.metrics.insert(),
@@ -387,7 +357,7 @@ class SQLStore:
                 conn.execute(
                     update(tables.runs)
                     .where(tables.runs.c.id == run_id)
-                    .values(heartbeat=heartbeat)
+                    .values(heartbeat=_forward_heartbeat(heartbeat))
                 )
 
         self._write(work)
@@ -461,6 +431,31 @@ class SQLStore:
         return [
             ArtifactRecord(path=p, kind=k, size=int(s), created=float(c)) for p, k, s, c in rows
         ]
+
+    def delete_orphan_rows(self, dry_run: bool = False) -> int:
+        """Delete rows of runs that no longer exist (a run deleted while its process still
+        wrote); returns how many there were."""
+        owned = (
+            tables.metrics,
+            tables.gradients,
+            tables.records,
+            tables.artifacts,
+            tables.run_values,
+        )
+
+        def work(conn: Connection) -> int:
+            total = 0
+            for table in owned:
+                orphan = table.c.run_id.not_in(select(tables.runs.c.id))
+                if dry_run:
+                    total += conn.execute(
+                        select(func.count()).select_from(table).where(orphan)
+                    ).scalar_one()
+                else:
+                    total += conn.execute(delete(table).where(orphan)).rowcount
+            return int(total)
+
+        return self._write(work)
 
     def known_run_ids(self) -> set[str]:
         """Ids of every stored run (for garbage collection of artifact folders)."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from modelboard.tracking.run import Run
 
-__all__ = ["register", "unregister", "open_runs"]
+__all__ = ["register", "unregister"]
 
 _open_runs: dict[str, Run] = {}  # strong: a run dropped unfinished is still finished at exit
 _lock = threading.Lock()
@@ -75,8 +75,3 @@ def unregister(run: Run) -> None:
     """Stop watching ``run`` (it has finished)."""
     with _lock:
         _open_runs.pop(run.id, None)
-
-
-def open_runs() -> list[Run]:
-    """Runs of this process not finished yet."""
-    return list(_open_runs.values())

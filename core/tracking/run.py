@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import numbers
 import shutil
 import threading
@@ -11,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from modelboard.errors import RunFinishedError
+from modelboard.errors import ModelboardError, RunFinishedError, RunNotFoundError
 from modelboard.records import (
     RUN_STATUSES,
     ArtifactRecord,
@@ -31,7 +32,22 @@ if TYPE_CHECKING:
     from modelboard.plugins.types import TrainingHandle
     from modelboard.store import SQLStore
 
-__all__ = ["Run"]
+__all__ = ["Run", "as_data_record"]
+
+log = logging.getLogger("modelboard")
+
+
+def as_data_record(data: Any) -> DataRecord:
+    """The ``DataRecord`` of ``mb.Data`` (or the record itself); a clear error for anything else."""
+    from modelboard.data import Data
+
+    if isinstance(data, Data):
+        return data.record
+    if isinstance(data, DataRecord):
+        return data
+    raise TypeError(
+        f"data= takes mb.Data(name, train=(x, y), val=...), got {type(data).__qualname__}"
+    )
 
 
 def _metric_value(key: str, value: Any) -> float:
@@ -77,6 +93,7 @@ class Run:
         self._next_step = 0
         self._last_epoch: int | None = None
         self._epochs_seen: set[int] = set()
+        self._written = False  # the final state reached the store
         self._writer = RunWriter(store, record.id)
         lifecycle.register(self)
 
@@ -145,16 +162,18 @@ class Run:
         self._writer.add_points([(k, step, ep, v, now) for k, v in values.items()])
 
     def log_params(self, **hparams: Any) -> None:
-        """Record hyperparameters (merged into earlier ones)."""
+        """Record hyperparameters (merged into earlier ones); written before this returns."""
         with self._lock:
             self.record.params.update(hparams)
-            self._store.update_run(self.record)
+            self._writer.put_run(self.record)
+        self.flush()
 
     def set_tags(self, **tags: Any) -> None:
-        """Set tags; values are stored as text."""
+        """Set tags (stored as text); written before this returns."""
         with self._lock:
             self.record.tags.update({k: str(v) for k, v in tags.items()})
-            self._store.update_run(self.record)
+            self._writer.put_run(self.record)
+        self.flush()
 
     def log_artifact(
         self, path: str | Path, name: str | None = None, kind: str = "file"
@@ -177,22 +196,22 @@ class Run:
         self._store.add_artifact(self.id, record)
         return record
 
-    def set_data(self, data: Data | DataRecord) -> None:
-        """Attach the data record (from ``mb.Data``) to this run."""
-        from modelboard.data import Data
+    # Record documents change during training (adapters call these from inside fit() or an
+    # optimizer step), so they are queued on the writer: training never waits on the database
+    # nor sees its errors. ``Tracker.track`` flushes once, so a broken store shows at once.
 
-        record = data.record if isinstance(data, Data) else data
-        if not isinstance(record, DataRecord):
-            raise TypeError(f"data must be mb.Data or a DataRecord, got {type(data).__qualname__}")
+    def set_data(self, data: Data | DataRecord) -> None:
+        """Attach the data record (from ``mb.Data``); the run keeps its own copy."""
+        record = as_data_record(data)
         with self._lock:
-            self.data = record
-            self._store.put_record(self.id, "data", record)
+            self.data = DataRecord.from_json(record.to_json())
+            self._writer.put_record("data", self.data)
 
     def set_network(self, network: NetworkRecord) -> None:
         """Store the network record (adapters call this; also when the model changes)."""
         with self._lock:
             self.network = network
-            self._store.put_record(self.id, "network", network)
+            self._writer.put_record("network", network)
 
     def update_network(self, **fields: Any) -> None:
         """Change fields of the network record (epochs run, optimizer after compile...)."""
@@ -203,7 +222,7 @@ class Run:
                 if not hasattr(self.network, key):
                     raise AttributeError(f"NetworkRecord has no field {key!r}")
                 setattr(self.network, key, value)
-            self._store.put_record(self.id, "network", self.network)
+            self._writer.put_record("network", self.network)
 
     def log_gradients(self, record: GradientRecord) -> None:
         """Queue a gradient capture and fold its health flags into the run's flags."""
@@ -219,8 +238,8 @@ class Run:
                 elif key not in self.record.flags:
                     self.record.flags[key] = bool(value)
                     changed = True
-        if changed:
-            self._store.update_run(self.record)
+            if changed:
+                self._writer.put_run(self.record)
 
     def flush(self) -> None:
         """Write every queued point now (the writer also does so twice a second)."""
@@ -294,19 +313,25 @@ class Run:
     # -- lifecycle ----------------------------------------------------------------------------
 
     def finish(self, status: str = "finished", error: BaseException | None = None) -> None:
-        """End the run: detach hooks, write what is queued, set the status. Idempotent."""
+        """End the run: detach hooks, write what is queued, set the status. Idempotent.
+
+        If the store refuses the last writes, the run is still ended here and its data stays
+        in memory: the error says so, and calling ``finish()`` again (or the interpreter's
+        exit) tries once more.
+        """
         if status not in RUN_STATUSES or status == "running":
             raise ValueError(f"status must be one of finished, failed, crashed; got {status!r}")
         with self._lock:
-            if self.finished:
+            if self._written:
                 return
-            try:
-                self.detach()
+            if not self.finished:
+                try:
+                    self.detach()
+                except Exception as exc:  # an adapter's bug must not keep the run open
+                    log.warning("modelboard: detaching run %s failed: %r", self.id[:8], exc)
                 if self.network is not None and not self.network.epochs_run and self._epochs_seen:
                     # the user's own loop logged epochs: count them for the network record
                     self.update_network(epochs_run=len(self._epochs_seen))
-            finally:
-                self._writer.close()
                 self.record.status = status
                 self.record.ended = time.time()
                 self.record.heartbeat = self.record.ended
@@ -318,8 +343,24 @@ class Run:
                             traceback.format_exception(type(error), error, error.__traceback__)
                         )[-8000:],
                     }
-                self._store.update_run(self.record)
+                self._writer.put_run(self.record)
+            try:
+                self._writer.close()
+            except RunNotFoundError as exc:  # deleted while running: no later try can help
+                self._written = True
                 lifecycle.unregister(self)
+                raise RunNotFoundError(
+                    f"run {self.id[:8]} was deleted from the store while it ran; what it "
+                    "recorded since is dropped"
+                ) from exc
+            except Exception as exc:
+                raise ModelboardError(
+                    f"run {self.id[:8]} ended as {self.record.status}, but the store refused its "
+                    f"last writes ({exc}); they are kept in memory: call run.finish() again "
+                    "once the store is back"
+                ) from exc
+            self._written = True
+            lifecycle.unregister(self)
 
     def __enter__(self) -> Run:
         return self
@@ -332,5 +373,8 @@ class Run:
     ) -> None:
         if exc is None:
             self.finish("finished")
-        else:
+            return
+        try:
             self.finish("failed", error=exc)
+        except ModelboardError as store_error:  # the user's own error is the one to see
+            log.error("modelboard: %s", store_error)

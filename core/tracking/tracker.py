@@ -6,6 +6,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from modelboard.errors import UnsupportedModelError
 from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, RunRecord
 from modelboard.store import DEFAULT_HEARTBEAT_TIMEOUT_S, SQLStore, resolve_location
 from modelboard.tracking.environment import capture_environment
-from modelboard.tracking.run import Run
+from modelboard.tracking.run import Run, as_data_record
 from modelboard.tracking.stored_run import StoredRun
 
 __all__ = ["Tracker", "HEARTBEAT_TIMEOUT_ENV"]
@@ -63,7 +64,9 @@ class Tracker:
         self.store = SQLStore(
             self.location, heartbeat_timeout=_heartbeat_timeout(heartbeat_timeout)
         )
-        self._tracked: dict[int, Run] = {}
+        # the run that last tracked each model, to detach it when the model is tracked again;
+        # weak, so that finished runs and their models can be freed
+        self._tracked: weakref.WeakValueDictionary[int, Run] = weakref.WeakValueDictionary()
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -114,11 +117,13 @@ class Tracker:
         framework: str | None = None,
     ) -> Run:
         """Start a run with no model: log metrics, or evaluate predictions made elsewhere."""
+        data_record = as_data_record(data) if data is not None else None  # checked before storing
         record = self._new_record(name, project, hparams, tags, notes, parent, framework, None)
         self.store.create_run(record)
         run = Run(record, self.store, self.plugins)
-        if data is not None:
-            self._attach_data(run, data)
+        if data_record is not None:
+            run.set_data(data_record)
+            run.flush()
         return run
 
     def track(
@@ -140,6 +145,7 @@ class Tracker:
         ``gradients_every=``...).
         """
         hook = self.plugins.hook
+        data_record = as_data_record(data) if data is not None else None  # checked before storing
         info = hook.modelboard_detect_framework(obj=obj)
         if info is None:
             from modelboard.plugins import adapter_names
@@ -153,10 +159,11 @@ class Tracker:
         self.store.create_run(record)
         run = Run(record, self.store, self.plugins, model=obj, options=options)
         try:
-            if data is not None:
-                self._attach_data(run, data)
+            if data_record is not None:
+                run.set_data(data_record)
             if network is not None:
                 run.set_network(network)
+            run.flush()  # a store that refuses writes fails here, before training starts
             with self._lock:
                 previous = self._tracked.get(id(obj))
                 if previous is not None and previous.model is obj:
@@ -168,16 +175,6 @@ class Tracker:
             run.finish("failed", error=exc)
             raise
         return run
-
-    def _attach_data(self, run: Run, data: Any) -> None:
-        from modelboard.data import Data
-
-        if isinstance(data, (Data, DataRecord)):
-            run.set_data(data)
-        else:
-            raise TypeError(
-                f"data= takes mb.Data(name, train=(x, y), val=...), got {type(data).__qualname__}"
-            )
 
     # -- reading runs -------------------------------------------------------------------------
 

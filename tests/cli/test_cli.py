@@ -140,10 +140,10 @@ def test_rm_asks_and_gc_removes_orphans(tmp_path: Path, capsys, monkeypatch) -> 
     store = str(tmp_path / "s")
     monkeypatch.setattr("builtins.input", lambda prompt: "n")
     code, _, err = run(capsys, "rm", ids["other"][:8], "--store", store)
-    assert code == 1 and "nothing deleted" in err and tracker.store.count_runs() == 5
+    assert code == 1 and "nothing deleted" in err and len(tracker.runs()) == 5
     monkeypatch.setattr("builtins.input", lambda prompt: "y")
     code, out, _ = run(capsys, "rm", ids["other"][:8], "--store", store)
-    assert code == 0 and tracker.store.count_runs() == 4
+    assert code == 0 and len(tracker.runs()) == 4
     code, out, _ = run(capsys, "rm", ids["failed"], "--yes", "--json", "--store", store)
     assert json.loads(out) == {"deleted": [ids["failed"]]}
     orphan = tracker.location.artifact_root / ("ab" * 16)
@@ -153,6 +153,32 @@ def test_rm_asks_and_gc_removes_orphans(tmp_path: Path, capsys, monkeypatch) -> 
     code, out, _ = run(capsys, "gc", "--json", "--store", store)
     assert json.loads(out)["removed"] == ["ab" * 16]
     assert not orphan.exists() and keep.exists()
+    tracker.close()
+
+
+def test_rm_refuses_a_live_run_and_gc_removes_rows_it_wrote_after(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import modelboard as mb
+
+    store = str(tmp_path / "s")
+    tracker = mb.Tracker(store, plugin_manager=mb.create_plugin_manager(autoload=False))
+    live = tracker.start_run("live")
+    live.log(loss=1.0)
+    live.flush()
+    code, _, err = run(capsys, "rm", live.id[:8], "--yes", "--store", store)
+    assert code == 2 and "still running" in err and "--force" in err
+    assert [r.id for r in tracker.runs()] == [live.id]
+    code, _, _ = run(capsys, "rm", live.id[:8], "--yes", "--force", "--store", store)
+    assert code == 0 and tracker.runs() == []
+    live.log(loss=0.5)  # the live process goes on writing rows of a deleted run
+    live.flush()
+    code, out, _ = run(capsys, "gc", "--json", "--dry-run", "--store", store)
+    assert json.loads(out)["rows"] >= 2  # its metric point and its summary values
+    code, out, _ = run(capsys, "gc", "--json", "--store", store)
+    assert json.loads(out)["rows"] >= 2
+    code, out, _ = run(capsys, "gc", "--json", "--store", store)
+    assert json.loads(out)["rows"] == 0
+    with pytest.raises(mb.RunNotFoundError, match="deleted from the store while it ran"):
+        live.finish()  # the run row is gone: the error says so instead of dropping it silently
     tracker.close()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import modelboard as mb
 import pytest
-from modelboard.records import RunRecord
+from modelboard.records import EvaluationRecord, RunRecord
 from modelboard.store import STORE_SCHEMA_VERSION, resolve_location, tables
 from modelboard.store.engine import make_engine
 from modelboard.store.migrations import create_schema_at_version, read_schema_version
@@ -47,6 +47,12 @@ def test_a_version_1_store_is_migrated_with_its_runs_kept(any_store: str, plugin
                 record=record.to_json(),
             )
         )
+        evaluation = EvaluationRecord(split="val", task="multiclass", metrics={"accuracy": 0.75})
+        conn.execute(
+            tables.records.insert().values(
+                run_id=record.id, kind="evaluation:val", payload=evaluation.to_json(), updated=1.0
+            )
+        )
         conn.execute(
             tables.metrics.insert(),
             [
@@ -84,6 +90,7 @@ def test_a_version_1_store_is_migrated_with_its_runs_kept(any_store: str, plugin
     assert rows[("metric_max", "loss")] == (0.9, None)
     assert rows[("param", "lr")] == (0.1, None)
     assert rows[("tag", "era")] == (None, "v1")
+    assert rows[("eval", "val_accuracy")] == (0.75, None)
 
 
 def test_a_store_from_a_newer_modelboard_is_refused(tmp_path: Path, plugin_manager) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from modelboard.gradients import make_gradient_record
 from modelboard.records import (
+    AugmentationRecord,
     EvaluationRecord,
     LayerRecord,
     NetworkRecord,
@@ -203,7 +204,7 @@ def test_updating_a_long_running_run_keeps_its_heartbeat_fresh(store_path, plugi
     with mb.Tracker(store_path, plugin_manager=plugin_manager, heartbeat_timeout=5) as tracker:
         run = tracker.start_run("long")
         fresh = run.record.created + 100.0  # as if the writer thread had beaten much later
-        tracker.store.beat(run.id, fresh)
+        tracker.store.append(run.id, [], heartbeat=fresh)
         run.log_params(lr=0.1)  # rewrites the run row with the record's older heartbeat
         assert tracker.store.get_run(run.id).heartbeat == fresh
         run.finish()
@@ -230,3 +231,67 @@ def test_epochs_logged_by_a_users_loop_count_as_epochs_run(tracker: mb.Tracker) 
     assert run.last_epoch == 3
     run.finish()
     assert tracker.get(run.id).network.epochs_run == 3
+
+
+def _refuse_metric_writes(tracker: mb.Tracker, refuse: bool) -> None:
+    """Make the real database reject every new metric row (a trigger), or accept them again."""
+    with tracker.store.engine.begin() as conn:
+        if refuse:
+            conn.exec_driver_sql(
+                "CREATE TRIGGER refuse BEFORE INSERT ON metrics "
+                "BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END"
+            )
+        else:
+            conn.exec_driver_sql("DROP TRIGGER refuse")
+
+
+def test_a_store_refusing_writes_loses_nothing_and_training_goes_on(tracker: mb.Tracker) -> None:
+    run = tracker.start_run("refused")
+    run.set_network(NetworkRecord(framework="torch", architecture="net"))
+    run.log(loss=1.0)
+    run.flush()
+    _refuse_metric_writes(tracker, refuse=True)
+    run.log(loss=0.5)  # what training hooks call: none of these raises
+    run.update_network(epochs_run=1)
+    with pytest.raises(mb.ModelboardError, match=r"call run.finish\(\) again"):
+        run.finish()
+    assert tracker.store.get_run(run.id).status == "running"  # the batch rolled back whole
+    _refuse_metric_writes(tracker, refuse=False)
+    run.finish()
+    stored = tracker.get(run.id)
+    assert stored.status == "finished"
+    assert stored.training.metrics["loss"].values == [1.0, 0.5]
+    assert stored.network.epochs_run == 1
+
+
+def test_a_failing_store_does_not_hide_the_users_exception(tracker: mb.Tracker) -> None:
+    with pytest.raises(KeyError, match="the user's own error"), tracker.start_run("masked") as run:
+        run.log(loss=1.0)
+        _refuse_metric_writes(tracker, refuse=True)
+        raise KeyError("the user's own error")
+    _refuse_metric_writes(tracker, refuse=False)
+    run.finish()
+    stored = tracker.get(run.id)
+    assert stored.status == "failed" and stored.run.error["type"] == "KeyError"
+    assert stored.training.metrics["loss"].values == [1.0]
+
+
+def test_data_is_copied_and_checked_before_a_run_is_stored(tracker: mb.Tracker) -> None:
+    data = mb.Data("d", train=(np.zeros((4, 2)), np.array([0, 1, 0, 1])))
+    run = tracker.start_run("a", data=data)
+    run.data.augmentations.append(AugmentationRecord(source="user", type="flip"))
+    assert data.record.augmentations == []  # the user's mb.Data is not changed by a run
+    with pytest.raises(TypeError, match="data= takes mb.Data"):
+        tracker.start_run("bad", data=[1, 2])
+    assert [r.name for r in tracker.runs()] == ["a"]  # no ghost run was stored
+    run.finish()
+
+
+def test_numpy_hyperparameters_sort_and_filter_as_numbers(tracker: mb.Tracker) -> None:
+    for batch in np.array([16, 64, 32]):
+        tracker.start_run(
+            f"b{batch}", hparams={"batch_size": batch, "lr": np.float32(0.5)}
+        ).finish()
+    frame = tracker.leaderboard(sort="batch_size", ascending=True, where="batch_size > 20")
+    assert list(frame["name"]) == ["b32", "b64"]
+    assert list(frame["params.lr"]) == [0.5, 0.5]

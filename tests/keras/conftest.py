@@ -1,7 +1,8 @@
 """Fixtures of the Keras adapter's tests: the backend, digits data, the seed's models, a tracker.
 
-The backend is fixed when keras is imported; ``test_keras_torch_backend.py`` reruns this folder
-in a subprocess with ``KERAS_BACKEND=torch`` and sets ``SUBPROCESS_ENV`` so it does not recurse.
+The backend is fixed when keras is imported; ``test_keras_plugin.py``'s
+``test_this_folder_passes_under_the_torch_backend`` reruns this folder in a subprocess with
+``KERAS_BACKEND=torch`` and sets ``SUBPROCESS_ENV`` so it does not recurse.
 """
 
 from __future__ import annotations

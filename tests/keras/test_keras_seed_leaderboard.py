@@ -3,7 +3,6 @@ of the seed paper's leaderboard row."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -21,13 +20,6 @@ SEED_AUGMENTATIONS = {
     "height_shift_range": 0.1,
     "zoom_range": 0.2,
 }
-
-
-def _has(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ImportError:
-        return False
 
 
 @pytest.fixture
@@ -81,8 +73,6 @@ def test_basic_cnn_run_holds_every_field_of_the_seed_leaderboard(
 
     # precision and recall per class: run.evaluate, which predicts through the adapter's hook
     x_va, y_va = digits["x_val"], digits["y_val"]
-    if not _has("modelboard.evaluation"):
-        pytest.skip("modelboard.evaluation (run.evaluate) is not built yet")
     evaluation = run.evaluate(x_va, y_va, plots=False)
     for key in ("precision", "recall"):
         assert len(evaluation.per_class[key]) == 10
@@ -92,8 +82,6 @@ def test_basic_cnn_run_holds_every_field_of_the_seed_leaderboard(
     assert evaluation.metrics["accuracy"] == pytest.approx(np.mean(predicted == y_va.argmax(1)))
     stored = tracker.get(run.id)
     assert "val" in stored.evaluations
-    if not _has("modelboard.leaderboard"):
-        return
     row = tracker.leaderboard().iloc[0]
     expected = {
         "data_name": "digits",

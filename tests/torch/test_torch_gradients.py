@@ -23,6 +23,21 @@ def _by_step(
     return {g.step: {p.name: p for p in g.parameters} for g in stored.gradients}
 
 
+def test_update_ratio_can_be_turned_off(
+    torch_tracker: mb.Tracker, models: ModuleType, digits: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    module = models.BasicCNN()
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.05)
+    run = torch_tracker.track(module, optimizer=optimizer, gradients_every=1, update_ratio=False)
+    x, y = digits
+    optimizer.zero_grad()
+    models.probability_loss(module(x), y).backward()
+    optimizer.step()
+    run.finish()
+    (record,) = torch_tracker.get(run.id).gradients
+    assert all(p.update_ratio is None and p.l2_norm > 0 for p in record.parameters)
+
+
 def test_recorded_norms_equal_the_hand_computed_ones(
     torch_tracker: mb.Tracker, models: ModuleType, digits: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
