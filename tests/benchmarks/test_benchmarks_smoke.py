@@ -1,0 +1,53 @@
+"""A quick smoke of every benchmark script: it runs on tiny sizes and prints its figures.
+
+The figures themselves are measured by hand (benchmarks/RESULTS.md); nothing here is timed.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+CASES = {
+    "bench_core.py": (["--quick"], ["import modelboard:", "fingerprint 10 MB:", "points stored"]),
+    "bench_evaluation.py": (
+        ["--samples", "2000", "--repeats", "1"],
+        ["compute_evaluation, 2,000 samples", "run.evaluate, stored, 5 plots"],
+    ),
+    "bench_leaderboard.py": (
+        ["--runs", "300", "--repeats", "1"],
+        ["query plan:", "modelboard ls, 1,000 runs:"],
+    ),
+    "bench_keras_fit.py": (
+        ["--epochs", "1", "--repeats", "1"],
+        ["ratio tracked/untracked:"],
+    ),
+    "bench_torch_loop.py": (
+        ["--rounds", "1", "--epochs", "1"],
+        ["gradient captures per tracked loop:", "wall ratio tracked/untracked:"],
+    ),
+}
+
+
+def test_every_benchmark_has_a_smoke_case() -> None:
+    assert sorted(p.name for p in BENCHMARKS.glob("bench_*.py")) == sorted(CASES)
+
+
+@pytest.mark.parametrize("script", sorted(CASES))
+def test_benchmark_runs_on_tiny_sizes(script: str, tmp_path: Path) -> None:
+    args, expected = CASES[script]
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    for line in expected:
+        assert line in done.stdout, f"{script} did not print {line!r}:\n{done.stdout[-2000:]}"
