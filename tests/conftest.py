@@ -9,6 +9,7 @@ import modelboard as mb
 import pluggy
 import pytest
 from pg_databases import new_pg_database
+from sample_runs import build_store
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -57,3 +58,12 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "store")
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """A SQLite store of Keras-like and torch-like runs (``sample_runs.build_store``); the
+    leaderboard tests override it to run on PostgreSQL too."""
+    tracker, ids = build_store(tmp_path_factory.mktemp("store"))
+    yield tracker, ids
+    tracker.close()

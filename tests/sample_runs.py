@@ -1,4 +1,4 @@
-"""A store with runs from both frameworks, built by hand (no Keras or PyTorch needed).
+"""Runs shared by the leaderboard, compare and CLI tests: Keras-like and torch-like basic_cnn.
 
 The networks mirror the seed paper's basic_cnn on 28x28x1 images: Keras
 ``Conv2D(32, 3, relu) > MaxPooling2D > Conv2D(64, 3, relu) > MaxPooling2D > Flatten >
