@@ -1,4 +1,7 @@
-"""``StoredRun``: everything recorded for one run, read back from the store."""
+"""``StoredRun``: everything recorded for one run, read back from the store.
+
+Re-exported as ``modelboard.StoredRun`` and ``modelboard.tracking.StoredRun``.
+"""
 
 from __future__ import annotations
 
