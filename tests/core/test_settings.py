@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from modelboard import settings
 
 ROOT = Path(__file__).resolve().parents[2]
