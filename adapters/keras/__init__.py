@@ -6,3 +6,8 @@ Loaded through the ``modelboard`` entry point; the module's attributes are the h
 
 from modelboard.adapters.keras.plugin import *  # noqa: F401,F403
 from modelboard.adapters.keras.plugin import __all__ as __all__
+from modelboard.adapters.keras.demo import (  # noqa: F401  (the demo hooks)
+    modelboard_demo_models,
+    modelboard_demo_session,
+    modelboard_demo_train,
+)

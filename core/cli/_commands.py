@@ -135,7 +135,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([dict(zip(labels, _json_safe(row), strict=True)) for row in rows])
         return 0
-    from modelboard.cli._render import rows_table
+    from modelboard.cli.render import rows_table
 
     console = _console()
     if not rows:
@@ -196,7 +196,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def _render_run(stored: Any) -> None:
     import pandas as pd
-    from modelboard.cli._render import frame_table, key_value_table
+    from modelboard.cli.render import frame_table, key_value_table
     from modelboard.compare._compare import _flatten
     from modelboard.leaderboard import metric_direction
 
@@ -335,7 +335,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             out["plot"] = str(plot)
         _print_json(out)
         return 0
-    from modelboard.cli._render import frame_table
+    from modelboard.cli.render import frame_table
 
     console = _console()
     for name, frame in comparison.sections.items():

@@ -7,19 +7,18 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelboard.demo import grid, report
+from modelboard.demo.jobs import DemoContext, DemoModels
 from modelboard.demo.runner import (
-    FRAMEWORKS,
-    REQUIREMENTS,
     RunResult,
-    import_frameworks,
+    demo_models,
+    framework_session,
     missing_packages,
     plan_runs,
-    tensorflow_logs_dropped,
     train,
 )
 from rich.console import Console
@@ -30,18 +29,24 @@ if TYPE_CHECKING:
 __all__ = ["build_parser", "main"]
 
 
-def _frameworks(text: str) -> list[str]:
-    names = [n.strip().lower() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in FRAMEWORKS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown framework {', '.join(unknown) or text!r}; choose from {','.join(FRAMEWORKS)}"
-        )
-    return list(dict.fromkeys(names))
+def _frameworks_parser(known: Sequence[str]) -> Callable[[str], list[str]]:
+    """``--frameworks``: a comma-separated list of the frameworks the adapters offer."""
+
+    def parse(text: str) -> list[str]:
+        names = [n.strip().lower() for n in text.split(",") if n.strip()]
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(
+                f"unknown framework {', '.join(unknown) or text!r}; choose from {','.join(known)}"
+            )
+        return list(dict.fromkeys(names))
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The demo's options."""
+    """The demo's options (the frameworks are those whose adapters offer demo models)."""
+    known = list(demo_models())
     parser = argparse.ArgumentParser(
         prog="modelboard demo",
         description="Train the seed paper's CNNs on scikit-learn's digits in Keras and PyTorch, "
@@ -52,10 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--frameworks",
-        type=_frameworks,
-        default=list(FRAMEWORKS),
+        type=_frameworks_parser(known),
+        default=known,
         metavar="LIST",
-        help="comma-separated frameworks to train in (default: keras,torch)",
+        help=f"comma-separated frameworks to train in (default: {','.join(known)})",
     )
     parser.add_argument(
         "--runs",
@@ -94,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print(f"[red]modelboard demo: {exc}[/]")
         return 2
 
+    offers = demo_models()
     frameworks = []
     for name in args.frameworks:
         missing = missing_packages(name)
@@ -105,29 +111,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             frameworks.append(name)
     if not frameworks:
-        needed = " or ".join(f"{n} ({', '.join(REQUIREMENTS[n])})" for n in args.frameworks)
+        needed = " or ".join(f"{n} ({', '.join(offers[n].requirements)})" for n in args.frameworks)
         console.print(f"[red]modelboard demo: no framework to train with; install {needed}[/]")
         return 1
 
+    started = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        if "keras" in frameworks:
-            stack.enter_context(tensorflow_logs_dropped())
-        return _run(console, args, settings, frameworks)
+        with console.status(f"importing {', '.join(frameworks)}"):
+            stack.enter_context(framework_session(frameworks))
+        return _run(console, args, settings, frameworks, offers, started)
 
 
 def _run(
-    console: Console, args: argparse.Namespace, settings: list[grid.Setting], frameworks: list[str]
+    console: Console,
+    args: argparse.Namespace,
+    settings: list[grid.Setting],
+    frameworks: list[str],
+    offers: dict[str, DemoModels],
+    started: float,
 ) -> int:
-    started = time.perf_counter()
-    with console.status(f"importing {', '.join(frameworks)}"):
-        import_frameworks(frameworks)
     import modelboard as mb
     from modelboard.demo.data import load_digits_data
     from modelboard.demo.progress import DemoProgress
 
     data = load_digits_data(seed=args.seed if args.seed is not None else 0)
     tracker = mb.Tracker(args.store)
-    plans = plan_runs(settings, frameworks)
+    plans = plan_runs(settings, frameworks, offers)
     session = uuid.uuid4().hex[:8]
     n_train = len(data.x_train)
     console.print(
@@ -138,11 +147,11 @@ def _run(
     console.print(f"store: {tracker.location.describe()}")
 
     results: list[RunResult] = []
-    prepared: dict[str, object] = {}
     with DemoProgress(console, sum(plan.steps(n_train) for plan in plans)) as progress:
+        context = DemoContext(tracker, data, args.seed, session, progress)
         for plan in plans:
             progress.start_run(plan.label, plan.steps(n_train))
-            result = train(tracker, data, plan, args.seed, progress, session, prepared)
+            result = train(context, plan)
             results.append(result)
             if result.error is None:
                 accuracy = "-" if result.val_accuracy is None else f"{result.val_accuracy:.4f}"
@@ -181,15 +190,17 @@ def _report(
         for r in reversed(results)
         if r.plan.setting.model == "basic_cnn" and r.run_id is not None and r.error is None
     }
+    order = dict.fromkeys(r.plan.framework for r in results)
+    pair = [basic[fw] for fw in order if fw in basic][:2]
     compare_result = None
-    if "keras" in basic and "torch" in basic:
-        compare_result = report.print_compare(console, tracker, basic["keras"], basic["torch"])
+    if len(pair) == 2:
+        compare_result = report.print_compare(console, tracker, pair[0], pair[1])
     else:
-        console.print("no cross-framework compare: it needs a basic_cnn run in keras and in torch")
+        console.print("no cross-framework compare: it needs a basic_cnn run in two frameworks")
     folder = Path(out).expanduser().resolve() if out else report.store_folder(tracker)
     csv_path = report.write_csv(frame, folder / "leaderboard.csv")
     html_path = report.write_html(
-        folder / "report.html", tracker, frame, compare_result, f"modelboard demo {session}"
+        folder / "report.html", frame, compare_result, f"modelboard demo {session}"
     )
     console.print()
     console.print(f"store:       {tracker.location.describe()}")

@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any
 from modelboard.plugins.markers import hookspec
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from modelboard.demo import DemoJob, DemoModels
     from modelboard.plugins.types import FrameworkInfo, TrainingHandle
     from modelboard.records import (
         AugmentationRecord,
@@ -108,4 +111,42 @@ def modelboard_reproduce(network: NetworkRecord) -> Any | None:
 
     Called by ``mb.reproduce(run_id)``. Return the new model, or ``None`` when the record is of
     another framework. firstresult.
+    """
+
+
+# -- the demo (``modelboard demo``) -----------------------------------------------------------
+
+
+@hookspec
+def modelboard_demo_models() -> DemoModels | None:
+    """Offer this adapter's framework to ``modelboard demo``.
+
+    Called by the demo before it parses its options, once per adapter; never import a
+    framework here. Return a ``modelboard.demo.DemoModels``: the framework's name, the canonical
+    grid models it can build (``basic_cnn``, ``vgg_cnn``) and the import names its runs need;
+    or ``None`` when this adapter has no demo. Every adapter's answer is used.
+    """
+
+
+@hookspec
+def modelboard_demo_session(frameworks: list[str]) -> AbstractContextManager[None] | None:
+    """Prepare this adapter's framework for a whole demo.
+
+    Called once by ``modelboard demo`` before its first run, with the frameworks it will train
+    in. Return a context manager (not yet entered) that imports and sets up the framework on
+    entry (threads, log filters) and undoes what it can on exit; or ``None`` when this
+    adapter's framework is not in ``frameworks``. The demo enters them in hook order, so an
+    adapter whose framework must be imported before another's marks its hookimpl ``tryfirst``.
+    """
+
+
+@hookspec(firstresult=True)
+def modelboard_demo_train(job: DemoJob) -> Run | None:
+    """Train one demo run: the grid setting ``job.setting`` in the framework ``job.framework``.
+
+    Called by ``modelboard demo`` for each run of its grid, inside the session. Build the model
+    named ``job.setting.model``, track it with ``job.track(model, data=...)``, train for
+    ``job.setting.epochs`` calling ``job.advance()`` after each step, evaluate on the validation
+    split (``run.evaluate``) and finish the run. Return the run, or ``None`` when
+    ``job.framework`` is not this adapter's. An exception fails this run only. firstresult.
     """

@@ -8,11 +8,11 @@ Kill switches, as pytest has them:
 
 from __future__ import annotations
 
-import os
 import threading
 from importlib import metadata
 
 import pluggy
+from modelboard import settings
 from modelboard.errors import PluginLoadError
 from modelboard.plugins import hookspecs
 from modelboard.plugins.markers import PROJECT_NAME
@@ -36,11 +36,11 @@ _global_lock = threading.Lock()
 
 
 def _blocked_from_env() -> list[str]:
-    return [name.strip() for name in os.environ.get(BLOCK_ENV, "").split(",") if name.strip()]
+    return settings.blocked_plugins()
 
 
 def _autoload_disabled() -> bool:
-    return os.environ.get(AUTOLOAD_ENV, "").strip().lower() not in ("", "0", "false", "no")
+    return settings.plugin_autoload_disabled()
 
 
 def create_plugin_manager(

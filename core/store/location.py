@@ -43,8 +43,10 @@ def resolve_location(
     ``<folder>/artifacts``. For a database URL the artifacts go to ``artifact_root``, then
     ``MODELBOARD_ARTIFACT_ROOT``, then the SQLite file's folder, then ``./.modelboard/artifacts``.
     """
-    target = os.fspath(store) if store is not None else os.environ.get(URI_ENV) or DEFAULT_FOLDER
-    chosen_root = artifact_root if artifact_root is not None else os.environ.get(ARTIFACT_ROOT_ENV)
+    from modelboard import settings
+
+    target = os.fspath(store) if store is not None else settings.store_uri() or DEFAULT_FOLDER
+    chosen_root = artifact_root if artifact_root is not None else settings.artifact_root()
     if "://" not in target:
         folder = Path(target).expanduser().resolve()
         root = Path(chosen_root).expanduser().resolve() if chosen_root else folder / "artifacts"

@@ -13,7 +13,7 @@ from typing import Any
 import pluggy
 from modelboard.errors import UnsupportedModelError
 from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, RunRecord
-from modelboard.store import DEFAULT_HEARTBEAT_TIMEOUT_S, SQLStore, resolve_location
+from modelboard.store import SQLStore, resolve_location
 from modelboard.tracking.environment import capture_environment
 from modelboard.tracking.run import Run, as_data_record
 from modelboard.tracking.stored_run import StoredRun
@@ -26,15 +26,9 @@ HEARTBEAT_TIMEOUT_ENV = "MODELBOARD_HEARTBEAT_TIMEOUT"
 def _heartbeat_timeout(value: float | None) -> float:
     if value is not None:
         return float(value)
-    env = os.environ.get(HEARTBEAT_TIMEOUT_ENV)
-    if env:
-        try:
-            return float(env)
-        except ValueError:
-            raise ValueError(
-                f"{HEARTBEAT_TIMEOUT_ENV} must be a number of seconds, got {env!r}"
-            ) from None
-    return DEFAULT_HEARTBEAT_TIMEOUT_S
+    from modelboard import settings
+
+    return settings.heartbeat_timeout()
 
 
 class Tracker:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -10,7 +11,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: What a build needs from the checkout; copying only these keeps build/ out of the checkout.
+_SOURCES = ("pyproject.toml", "README.md", "LICENSE", "core", "adapters")
+
+
+def _source_copy(tmp_path: Path) -> Path:
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in _SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(
+                ROOT / name, source / name, ignore=shutil.ignore_patterns("__pycache__")
+            )
+        else:
+            shutil.copy2(ROOT / name, source / name)
+    return source
+
+
 def test_wheel_contains_only_modelboard(tmp_path: Path) -> None:
+    had_build = (ROOT / "build").exists()
+    source = _source_copy(tmp_path)
+    out = tmp_path / "wheel"
     done = subprocess.run(
         [
             sys.executable,
@@ -19,10 +40,9 @@ def test_wheel_contains_only_modelboard(tmp_path: Path) -> None:
             "wheel",
             "--no-deps",
             "--no-build-isolation",
-            "-q",
             "-w",
-            str(tmp_path),
-            str(ROOT),
+            str(out),
+            str(source),
         ],
         capture_output=True,
         text=True,
@@ -30,7 +50,9 @@ def test_wheel_contains_only_modelboard(tmp_path: Path) -> None:
         cwd=tmp_path,
     )
     assert done.returncode == 0, done.stderr
-    (wheel,) = tmp_path.glob("modelboard-*.whl")
+    assert "deprecat" not in (done.stdout + done.stderr).lower(), done.stderr
+    assert had_build or not (ROOT / "build").exists(), "the build wrote build/ into the checkout"
+    (wheel,) = out.glob("modelboard-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     tops = {n.split("/")[0] for n in names}
     assert tops == {"modelboard", next(t for t in tops if t.endswith(".dist-info"))}
@@ -50,3 +72,5 @@ def test_wheel_contains_only_modelboard(tmp_path: Path) -> None:
     )
     assert "keras = modelboard.adapters.keras" in entry_points
     assert "torch = modelboard.adapters.torch" in entry_points
+    metadata = zipfile.ZipFile(wheel).read(next(n for n in names if n.endswith("/METADATA")))
+    assert "License-Expression: MIT" in metadata.decode()

@@ -1,4 +1,4 @@
-"""Formatting values and building rich tables for the command line."""
+"""Formatting values and building rich tables for the command line (and the demo)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.table import Table
 
-__all__ = ["cell", "frame_table", "rows_table", "key_value_table"]
+__all__ = ["format_cell", "frame_table", "rows_table", "key_value_table"]
 
 
-def cell(value: Any, column: str = "") -> str:
+def format_cell(value: Any, column: str | None = None) -> str:
     """A value as table text: short ids, local times, 4 significant digits, blanks for missing."""
     if value is None:
         return ""
@@ -59,7 +59,7 @@ def frame_table(
         else:
             table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=40)
     for key, row in zip(frame.index, frame.itertuples(index=False), strict=True):
-        cells = [cell(v, c) for v, c in zip(row, frame.columns, strict=True)]
+        cells = [format_cell(v, c) for v, c in zip(row, frame.columns, strict=True)]
         table.add_row(*(([str(key)] if index else []) + cells))
     return table
 
@@ -72,7 +72,7 @@ def rows_table(labels: list[str], rows: list[list[Any]], title: str | None = Non
     for label in labels:
         table.add_column(label, no_wrap=True, overflow="ellipsis", max_width=40)
     for row in rows:
-        table.add_row(*(cell(v, c) for v, c in zip(row, labels, strict=True)))
+        table.add_row(*(format_cell(v, c) for v, c in zip(row, labels, strict=True)))
     return table
 
 
@@ -84,5 +84,5 @@ def key_value_table(pairs: dict[str, Any], title: str | None = None) -> Table:
     table.add_column("field", style="cyan")
     table.add_column("value", overflow="fold")
     for key, value in pairs.items():
-        table.add_row(str(key), cell(value, key))
+        table.add_row(str(key), format_cell(value, key))
     return table

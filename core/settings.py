@@ -1,0 +1,148 @@
+"""Every ``MODELBOARD_*`` environment variable modelboard reads, in one list.
+
+Values are read from the environment at each call, so a variable set while the process runs (as
+tests do) takes effect. ``docs/configuration.md`` documents the same list; a test keeps the two
+in step. To add a setting, add one ``Setting`` to ``SETTINGS``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+__all__ = [
+    "Setting",
+    "SETTINGS",
+    "TEST_SETTINGS",
+    "get",
+    "flag",
+    "seconds",
+    "names",
+    "store_uri",
+    "artifact_root",
+    "heartbeat_timeout",
+    "plugin_autoload_disabled",
+    "blocked_plugins",
+]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its name, the kind of value, the default and what it does."""
+
+    name: str
+    kind: str  # "text", "flag", "seconds" or "list"
+    default: str | None
+    description: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "MODELBOARD_URI",
+        "text",
+        None,
+        "The store: a folder or an SQLAlchemy URL. Unset means ./.modelboard.",
+    ),
+    Setting(
+        "MODELBOARD_ARTIFACT_ROOT",
+        "text",
+        None,
+        "Where artifacts go for a database URL store. Unset means beside the SQLite file, "
+        "or ./.modelboard/artifacts.",
+    ),
+    Setting(
+        "MODELBOARD_HEARTBEAT_TIMEOUT",
+        "seconds",
+        "30",
+        "A running run whose heartbeat is older than this reads as crashed.",
+    ),
+    Setting(
+        "MODELBOARD_DISABLE_PLUGIN_AUTOLOAD",
+        "flag",
+        None,
+        "Set to 1 to load no plugin from the modelboard entry points.",
+    ),
+    Setting(
+        "MODELBOARD_BLOCK_PLUGINS",
+        "list",
+        None,
+        "Comma-separated entry-point names of plugins not to load, such as torch,keras.",
+    ),
+)
+
+#: Read only by the test suite, never by the package.
+TEST_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "MODELBOARD_TEST_PG",
+        "text",
+        None,
+        "A PostgreSQL URL the tests may create databases on; unset skips those tests (outside CI).",
+    ),
+    Setting(
+        "MODELBOARD_PG_PORT",
+        "text",
+        "55432",
+        "The port .ci/postgres.sh starts its throw-away PostgreSQL server on.",
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+_FALSE = ("", "0", "false", "no", "off")
+
+
+def names() -> list[str]:
+    """The names of every setting the package reads."""
+    return [s.name for s in SETTINGS]
+
+
+def get(name: str) -> str | None:
+    """The raw value of setting ``name`` (its default when unset or empty)."""
+    setting = _BY_NAME[name]
+    value = os.environ.get(name)
+    return value if value else setting.default
+
+
+def flag(name: str) -> bool:
+    """A yes/no setting: anything but empty, 0, false, no or off means yes."""
+    if _BY_NAME[name].kind != "flag":
+        raise KeyError(f"{name} is not a flag")
+    return (os.environ.get(name) or "").strip().lower() not in _FALSE
+
+
+def seconds(name: str) -> float | None:
+    """A duration setting in seconds; a clear ``ValueError`` for a value that is not a number."""
+    value = get(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
+
+
+def store_uri() -> str | None:
+    """``MODELBOARD_URI``."""
+    return get("MODELBOARD_URI")
+
+
+def artifact_root() -> str | None:
+    """``MODELBOARD_ARTIFACT_ROOT``."""
+    return get("MODELBOARD_ARTIFACT_ROOT")
+
+
+def heartbeat_timeout() -> float:
+    """``MODELBOARD_HEARTBEAT_TIMEOUT`` in seconds."""
+    value = seconds("MODELBOARD_HEARTBEAT_TIMEOUT")
+    assert value is not None  # it has a default
+    return value
+
+
+def plugin_autoload_disabled() -> bool:
+    """``MODELBOARD_DISABLE_PLUGIN_AUTOLOAD``."""
+    return flag("MODELBOARD_DISABLE_PLUGIN_AUTOLOAD")
+
+
+def blocked_plugins() -> list[str]:
+    """``MODELBOARD_BLOCK_PLUGINS`` as a list of names."""
+    value = get("MODELBOARD_BLOCK_PLUGINS") or ""
+    return [name.strip() for name in value.split(",") if name.strip()]
