@@ -2,8 +2,9 @@
 
 Each ``run_values`` entry a query reads becomes one ``LEFT OUTER JOIN`` on the table's primary
 key (run_id, kind, name); a query reads at most ``MAX_JOINED_VALUES`` of them, on every
-database, and a filter or sort that needs more is refused with a ``FilterError``. A predicate on a missing value is false, so ``not`` (and ``!=``,
-``not in``, ``not like``, ``not contains``) include the runs that lack the column.
+database, and a filter or sort that needs more is refused with a ``FilterError``. A predicate
+on a missing value is false, so ``not`` (and ``!=``, ``not in``, ``not like``, ``not contains``)
+include the runs that lack the column.
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def value_kinds(
     rv = tables.run_values
     wanted = list(kinds)
     if names is None:
-        query = select(rv.c.name, rv.c.kind).where(rv.c.kind.in_(wanted)).distinct()
+        query: Any = select(rv.c.name, rv.c.kind).where(rv.c.kind.in_(wanted)).distinct()
         found: dict[str, set[str]] = {}
         for name, kind in store._read(partial(_all_rows, query)):
             found.setdefault(name, set()).add(kind)
@@ -241,9 +241,7 @@ def count_runs(
     """How many runs match ``where`` (and ``project``), counted in the database."""
     builder = QueryBuilder(store, column_resolver(store, directions), now)
     conditions = _conditions(builder, where, project)
-    query = (
-        select(func.count()).select_from(builder.from_clause()).where(*conditions)
-    )
+    query = select(func.count()).select_from(builder.from_clause()).where(*conditions)
     return int(store._read(partial(_one_row, query))[0])
 
 
