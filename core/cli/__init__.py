@@ -57,6 +57,8 @@ def _query_options(parser: argparse.ArgumentParser, default_limit: int | None) -
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``modelboard``."""
+    from modelboard.leaderboard import EXPORT_FORMATS
+
     parser = argparse.ArgumentParser(
         prog="modelboard",
         description="Local-first experiment tracker for Keras and PyTorch.",
@@ -82,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", parents=common, help="write the leaderboard to a file")
     p.add_argument(
         "--format",
-        choices=["csv", "parquet", "json", "markdown", "html"],
+        choices=EXPORT_FORMATS,
         help="file format (default: from the file name)",
     )
     p.add_argument("--out", required=True, metavar="FILE", help="file to write")

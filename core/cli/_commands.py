@@ -98,10 +98,10 @@ def _limit(value: int | None) -> int | None:
 
 
 def _ls_columns(tracker: Tracker, sort: str | None) -> list[str]:
-    from modelboard.leaderboard import ColumnResolver, FilterError
-    from modelboard.leaderboard._sql import probe_kinds
+    from modelboard.leaderboard import FilterError
+    from modelboard.store import column_resolver
 
-    resolver = ColumnResolver(probe_kinds(tracker.store))
+    resolver = column_resolver(tracker.store)
     columns = list(LS_COLUMNS)
     wanted = [s.strip().lstrip("+-") for s in (sort or "").split(",") if s.strip()]
     for name in [*wanted, *HEADLINE_METRICS]:
@@ -190,137 +190,10 @@ def cmd_show(args: argparse.Namespace) -> int:
             }
         )
         return 0
-    _render_run(stored)
+    from modelboard.cli.render import render_run
+
+    render_run(_console(), stored)
     return 0
-
-
-def _render_run(stored: Any) -> None:
-    import pandas as pd
-    from modelboard.cli.render import frame_table, key_value_table
-    from modelboard.compare._compare import _flatten
-    from modelboard.leaderboard import metric_direction
-
-    console = _console()
-    run = stored.run
-    end = run.ended if run.ended is not None else run.heartbeat
-    console.print(
-        key_value_table(
-            {
-                "id": run.id,
-                "name": run.name,
-                "project": run.project,
-                "framework": f"{run.framework or ''} {run.framework_version or ''}".strip(),
-                "status": run.status,
-                "created": run.created,
-                "ended": run.ended,
-                "duration": None if end is None else end - run.created,
-                "parent_id": run.parent_id,
-                "notes": run.notes or None,
-                **{f"tags.{k}": v for k, v in run.tags.items()},
-                **{f"params.{k}": v for k, v in run.params.items()},
-                **(
-                    {"error": f"{run.error.get('type')}: {run.error.get('message')}"}
-                    if run.error
-                    else {}
-                ),
-            },
-            title="run",
-        )
-    )
-    if stored.data is not None:
-        fields: dict[str, Any] = {}
-        _flatten("", {k: v for k, v in stored.data.to_dict().items() if k != "splits"}, fields)
-        console.print(key_value_table(fields, title="data"))
-        splits = pd.DataFrame(
-            [
-                {
-                    "split": s.name,
-                    "size": s.size,
-                    "x_shape": s.x_shape,
-                    "y_shape": s.y_shape,
-                    "x_dtype": s.x_dtype,
-                    "fingerprint": s.fingerprint,
-                }
-                for s in stored.data.splits.values()
-            ]
-        )
-        if not splits.empty:
-            console.print(frame_table(splits, title="data splits"))
-    network = stored.network
-    if network is not None:
-        fields = {}
-        skip = {"layers", "model_config", "reproduce"}
-        _flatten("", {k: v for k, v in network.to_dict().items() if k not in skip}, fields)
-        console.print(key_value_table(fields, title="network"))
-        layers = pd.DataFrame(
-            [
-                {
-                    "path": layer.path,
-                    "type": layer.type,
-                    "canonical": layer.canonical_type,
-                    "output_shape": layer.output_shape,
-                    "params": layer.trainable_params + layer.non_trainable_params,
-                    "trainable": layer.trainable_params,
-                }
-                for layer in network.layers
-                if not layer.is_container
-            ]
-        )
-        if not layers.empty:
-            console.print(frame_table(layers, title="layers"))
-    metrics = []
-    for name, series in stored.training.metrics.items():
-        finite = [v for v in series.values if v == v and abs(v) != float("inf")]
-        best = None
-        if finite:
-            best = min(finite) if metric_direction(name) == "min" else max(finite)
-        metrics.append(
-            {"metric": name, "points": len(series.values), "last": series.last, "best": best}
-        )
-    if metrics:
-        console.print(frame_table(pd.DataFrame(metrics), title="training"))
-    if stored.gradients:
-        last = stored.gradients[-1]
-        console.print(
-            key_value_table(
-                {
-                    "captures": len(stored.gradients),
-                    "last step": last.step,
-                    "last global norm": last.global_norm,
-                    **{f"flags.{k}": v for k, v in run.flags.items()},
-                },
-                title="gradients",
-            )
-        )
-    for split, record in stored.evaluations.items():
-        console.print(key_value_table(dict(record.metrics), title=f"evaluation: {split}"))
-        if record.per_class:
-            length = max(len(v) for v in record.per_class.values())
-            names = list(record.class_names or [])
-            names += [str(i) for i in range(len(names), length)]
-            per_class = pd.DataFrame({"class": names[:length]})
-            for metric, values in record.per_class.items():
-                per_class[metric] = list(values) + [None] * (length - len(values))
-            console.print(frame_table(per_class, title=f"per class: {split}"))
-        if record.confusion_matrix is not None:
-            labels = record.class_names or [str(i) for i in range(len(record.confusion_matrix))]
-            matrix = pd.DataFrame(
-                record.confusion_matrix, columns=labels[: len(record.confusion_matrix[0])]
-            )
-            matrix.insert(0, "true \\ pred", labels[: len(matrix)])
-            console.print(frame_table(matrix, title=f"confusion matrix: {split}"))
-    if stored.artifacts:
-        artifacts = pd.DataFrame(
-            [{"path": a.path, "kind": a.kind, "size": a.size} for a in stored.artifacts]
-        )
-        console.print(frame_table(artifacts, title="artifacts"))
-    if run.environment:
-        fields = {}
-        _flatten("", run.environment, fields)
-        console.print(key_value_table(fields, title="environment"))
-
-
-# -- compare ----------------------------------------------------------------------------------
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

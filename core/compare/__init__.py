@@ -11,11 +11,12 @@ share a row, and a layer only one network has is a ``gap`` row.
 """
 
 from modelboard.compare._align import AlignedLayer, align_networks, align_pair, leaf_layers
-from modelboard.compare._compare import SECTIONS, Comparison, compare_runs, run_label
+from modelboard.compare._compare import SECTIONS, Comparison, compare_runs, flatten, run_label
 
 __all__ = [
     "Comparison",
     "compare_runs",
+    "flatten",
     "SECTIONS",
     "run_label",
     "AlignedLayer",

@@ -12,14 +12,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelboard.compare._align import AlignedLayer, align_networks, leaf_layers
-from modelboard.leaderboard._columns import metric_direction
+from modelboard.metric_direction import best_point, metric_direction
 
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
     from modelboard.tracking.stored_run import StoredRun
 
-__all__ = ["Comparison", "compare_runs", "SECTIONS", "run_label"]
+__all__ = ["Comparison", "compare_runs", "flatten", "SECTIONS", "run_label"]
 
 SECTIONS = ("run", "data", "network", "hyperparameters", "training", "evaluation", "environment")
 _NETWORK_SKIP = {"layers", "hyperparameters", "model_config", "reproduce", "schema_version"}
@@ -30,15 +30,15 @@ def run_label(run: StoredRun) -> str:
     return f"{run.name}@{run.id[:8]}"
 
 
-def _flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+def flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
     if isinstance(value, dict):
         for key, item in value.items():
             if key == "schema_version":
                 continue
-            _flatten(f"{prefix}.{key}" if prefix else str(key), item, out)
+            flatten(f"{prefix}.{key}" if prefix else str(key), item, out)
     elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
         for index, item in enumerate(value):
-            _flatten(f"{prefix}[{index}]", item, out)
+            flatten(f"{prefix}[{index}]", item, out)
     else:
         out[prefix] = value
 
@@ -62,7 +62,7 @@ def _run_fields(run: StoredRun) -> dict[str, Any]:
         "parent_id": record.parent_id,
         "notes": record.notes or None,
     }
-    _flatten("tags", record.tags, out)
+    flatten("tags", record.tags, out)
     if record.error:
         out["error"] = f"{record.error.get('type')}: {record.error.get('message')}"
     return out
@@ -71,7 +71,7 @@ def _run_fields(run: StoredRun) -> dict[str, Any]:
 def _data_fields(run: StoredRun) -> dict[str, Any]:
     out: dict[str, Any] = {}
     if run.data is not None:
-        _flatten("", run.data.to_dict(), out)
+        flatten("", run.data.to_dict(), out)
     return out
 
 
@@ -80,21 +80,21 @@ def _network_fields(run: StoredRun) -> dict[str, Any]:
     network = run.network
     if network is not None:
         summary = {k: v for k, v in network.to_dict().items() if k not in _NETWORK_SKIP}
-        _flatten("", summary, out)
+        flatten("", summary, out)
         out["leaf_layers"] = len(leaf_layers(network))
     return out
 
 
 def _hyperparameter_fields(run: StoredRun) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    _flatten("params", run.run.params, out)
+    flatten("params", run.run.params, out)
     network = run.network
     if network is not None:
-        _flatten("hparams", network.hyperparameters, out)
+        flatten("hparams", network.hyperparameters, out)
         if network.optimizer is not None:
             out["optimizer"] = network.optimizer.name
             out["learning_rate"] = network.optimizer.learning_rate
-            _flatten("optimizer_config", network.optimizer.config, out)
+            flatten("optimizer_config", network.optimizer.config, out)
         out["loss"] = network.loss
         out["batch_size"] = network.batch_size
         out["epochs_planned"] = network.epochs_planned
@@ -106,12 +106,10 @@ def _hyperparameter_fields(run: StoredRun) -> dict[str, Any]:
 def _training_fields(run: StoredRun) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, series in run.training.metrics.items():
-        finite = [v for v in series.values if isinstance(v, float) and math.isfinite(v)]
         out[f"{name}.last"] = series.last
-        if finite:
-            best = min(finite) if metric_direction(name) == "min" else max(finite)
-            out[f"{name}.best"] = best
-            where = series.values.index(best)
+        point = best_point(series.values, metric_direction(name))
+        if point is not None:
+            where, out[f"{name}.best"] = point
             out[f"{name}.best_at"] = (
                 series.epochs[where] if series.epochs[where] is not None else series.steps[where]
             )
@@ -142,7 +140,7 @@ def _evaluation_fields(run: StoredRun) -> dict[str, Any]:
 
 def _environment_fields(run: StoredRun) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    _flatten("", run.run.environment, out)
+    flatten("", run.run.environment, out)
     return out
 
 

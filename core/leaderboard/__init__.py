@@ -2,7 +2,7 @@
 
 >>> tracker.leaderboard(sort="val_accuracy", where="framework = 'torch'")  # doctest: +SKIP
 
-Columns (see ``modelboard.leaderboard._columns``): run columns (``id``, ``name``, ``framework``,
+Columns (see ``modelboard.store.columns``): run columns (``id``, ``name``, ``framework``,
 ``status``, ``created``, ``duration``...), the seed paper's row (``data_name``, ``model_name``,
 ``optimizer``, ``batch_size``, ``epochs``...), every metric by its plain name (the evaluation
 value if there is one, else the last logged value), ``best_<metric>``, ``params.<name>``,
@@ -20,12 +20,22 @@ Filters: comparisons (``= != < <= > >=``), ``and``, ``or``, ``not``, parentheses
 
 Text goes in single quotes. A comparison with a missing value is false, so ``!=`` and ``not``
 include the runs that lack the column. ``like`` ignores case (on SQLite and PostgreSQL).
+
+The SQL lives in the store (``modelboard.store.query``): this package turns its pages into
+DataFrames and files. ``FilterError``, ``parse_filter``, ``ColumnResolver`` and
+``metric_direction`` are re-exported from where they live.
 """
 
-from modelboard.leaderboard._columns import ColumnResolver, metric_direction
 from modelboard.leaderboard._export import EXPORT_FORMATS, export_frame, show
-from modelboard.leaderboard._filter import FilterError, parse_filter
-from modelboard.leaderboard._query import leaderboard, leaderboard_ids, leaderboard_table
+from modelboard.leaderboard._frame import leaderboard, leaderboard_ids, leaderboard_table
+from modelboard.metric_direction import metric_direction
+from modelboard.store import (
+    STANDARD_COLUMNS,
+    ColumnResolver,
+    FilterError,
+    column_resolver,
+    parse_filter,
+)
 
 __all__ = [
     "leaderboard",
@@ -38,4 +48,6 @@ __all__ = [
     "parse_filter",
     "metric_direction",
     "ColumnResolver",
+    "column_resolver",
+    "STANDARD_COLUMNS",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from modelboard.leaderboard import FilterError, parse_filter
-from modelboard.leaderboard._filter import BoolOp, Comparison, Contains, InList, IsNull, Like, Not
+from modelboard.store.filter import BoolOp, Comparison, Contains, InList, IsNull, Like, Not
 
 
 def test_precedence_and_binds_tighter_than_or() -> None:

@@ -237,7 +237,7 @@ def test_run_ids_by_unique_prefix(sample) -> None:  # type: ignore[no-untyped-de
 @pytest.mark.parametrize("limit", [1, 2, 3, 4])
 def test_top_n_windows_match_the_full_sort(sample, monkeypatch, sort, where, limit) -> None:  # type: ignore[no-untyped-def]
     """Top-N reads candidates from the value index in growing windows; force tiny windows."""
-    from modelboard.leaderboard import _query
+    from modelboard.store import query as _query
 
     tracker, _ = sample
     full = leaderboard_ids(tracker.store, sort=sort, where=where)  # no limit: one plain sort

@@ -1,38 +1,116 @@
-"""The leaderboard query: filter, sort and limit in the database, then one row per run."""
+"""Querying runs in the database: the leaderboard's filter, sort, pages, counts and columns.
+
+This is the store's public read API for views (the leaderboard, the CLI, a dashboard)::
+
+    page = query_runs(store, where="framework = 'torch'", sort="val_accuracy", limit=20, offset=40)
+    page.labels, page.rows, page.ids            # one page, computed in the database
+    count_runs(store, where="framework = 'torch'")
+    value_kinds(store, ["val_accuracy"])         # {"val_accuracy": {"eval", "metric_last"}}
+
+Names, the filter language and sort keys are described in ``modelboard.store.columns`` and
+``modelboard.store.filter``. Filters are compiled to SQL with bound parameters only.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from modelboard.leaderboard._columns import (
+from modelboard.store import tables
+from modelboard.store.columns import (
     RUN_COLUMNS,
     STANDARD_COLUMNS,
     Column,
     ColumnResolver,
+    Probe,
     Source,
     plain,
 )
-from modelboard.leaderboard._filter import parse_filter
-from modelboard.leaderboard._sql import QueryBuilder, probe_kinds
-from modelboard.store import tables
-from sqlalchemy import and_, or_, select, tuple_, union
+from modelboard.store.filter import parse_filter
+from modelboard.store.filter_sql import QueryBuilder
+from sqlalchemy import and_, exists, func, or_, select, tuple_, union
 
 if TYPE_CHECKING:
-    import pandas as pd
-    from modelboard.store import SQLStore
+    from modelboard.store.sql_store import SQLStore
     from sqlalchemy import Connection
+    from sqlalchemy.sql.elements import ColumnElement
 
-__all__ = ["leaderboard", "leaderboard_table", "leaderboard_ids", "DEFAULT_RUN_COLUMNS"]
+__all__ = [
+    "RunPage",
+    "query_runs",
+    "select_run_ids",
+    "count_runs",
+    "value_kinds",
+    "column_resolver",
+    "sort_names",
+    "DEFAULT_RUN_COLUMNS",
+    "VALUE_KINDS",
+]
 
 DEFAULT_RUN_COLUMNS = ("id", "name", "project", "framework", "status", "created", "duration")
+#: Kinds of stored values a plain column name can refer to, in the order names resolve.
+VALUE_KINDS = ("eval", "metric_last", "param", "hparam", "data", "tag", "run", "network")
 _CHUNK = 500
 _FIRST_WINDOW = 1000  # candidates per source in the first window of a top-N query
 _KEEP_WHEN_EMPTY = frozenset(RUN_COLUMNS)
 _INT_KINDS = frozenset({"param", "hparam", "data", "network", "tag"})
+
+
+@dataclass
+class RunPage:
+    """One page of runs: ``labels`` (columns), ``rows`` (plain values, one list per run, in
+    order), the runs' ``ids``, the page's ``offset`` and the names ``sort`` ordered by."""
+
+    labels: list[str]
+    rows: list[list[Any]]
+    ids: list[str] = field(default_factory=list)
+    offset: int = 0
+    sort: list[str] = field(default_factory=list)
+
+
+def value_kinds(
+    store: SQLStore, names: Iterable[str] | None = None, kinds: Sequence[str] = VALUE_KINDS
+) -> dict[str, set[str]]:
+    """Which kinds of stored values (``eval``, ``param``, ``tag``...) hold each name.
+
+    With ``names``, one indexed query per name; without, every name the store holds (its
+    distinct names and kinds, for a column picker).
+    """
+    rv = tables.run_values
+    wanted = list(kinds)
+    if names is None:
+        query: Any = select(rv.c.name, rv.c.kind).where(rv.c.kind.in_(wanted)).distinct()
+        found: dict[str, set[str]] = {}
+        for name, kind in store._read(partial(_all_rows, query)):
+            found.setdefault(name, set()).add(kind)
+        return found
+    out = {}
+    for name in names:
+        query = select(
+            *[
+                exists().where(rv.c.kind == kind, rv.c.name == name).label(f"k{i}")
+                for i, kind in enumerate(wanted)
+            ]
+        )
+        row = store._read(partial(_one_row, query))
+        out[name] = {kind for kind, hit in zip(wanted, row, strict=True) if hit}
+    return out
+
+
+def _probe(store: SQLStore) -> Probe:
+    def probe(name: str, kinds: Sequence[str]) -> set[str]:
+        return value_kinds(store, [name], kinds)[name]
+
+    return probe
+
+
+def column_resolver(store: SQLStore, directions: Mapping[str, str] | None = None) -> ColumnResolver:
+    """A resolver of column names against what ``store`` holds (``directions``: see
+    :func:`modelboard.metric_direction.metric_direction`)."""
+    return ColumnResolver(_probe(store), directions)
 
 
 def _all_rows(query: Any, conn: Connection) -> list[Any]:
@@ -41,6 +119,10 @@ def _all_rows(query: Any, conn: Connection) -> list[Any]:
 
 def _first_row(query: Any, conn: Connection) -> Any:
     return conn.execute(query).first()
+
+
+def _one_row(query: Any, conn: Connection) -> Any:
+    return conn.execute(query).one()
 
 
 def _sort_spec(sort: str | Sequence[str] | None) -> list[tuple[str, bool | None]]:
@@ -61,6 +143,11 @@ def _sort_spec(sort: str | Sequence[str] | None) -> list[tuple[str, bool | None]
     return out
 
 
+def sort_names(sort: str | Sequence[str] | None) -> list[str]:
+    """The column names of a sort (``"-loss, name"`` gives ``["loss", "name"]``)."""
+    return [name for name, _ in _sort_spec(sort)]
+
+
 def _descending(column: Column, explicit: bool | None, ascending: bool | None) -> bool:
     if explicit is not None:
         return explicit
@@ -71,7 +158,26 @@ def _descending(column: Column, explicit: bool | None, ascending: bool | None) -
     return column.run_field == "created"
 
 
-def leaderboard_ids(
+def _conditions(
+    builder: QueryBuilder, where: str | None, project: str | None
+) -> list[ColumnElement[bool]]:
+    runs = tables.runs
+    conditions: list[ColumnElement[bool]] = []
+    if project is not None:
+        conditions.append(runs.c.project == project)
+    if where is not None and where.strip():
+        conditions.append(builder.compile_filter(where, parse_filter(where)))
+    return conditions
+
+
+def _check_page(limit: int | None, offset: int) -> None:
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be a number of runs, 0 or more, got {limit}")
+    if offset < 0:
+        raise ValueError(f"offset must be a number of runs, 0 or more, got {offset}")
+
+
+def select_run_ids(
     store: SQLStore,
     *,
     sort: str | Sequence[str] | None = None,
@@ -79,24 +185,38 @@ def leaderboard_ids(
     where: str | None = None,
     project: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
+    directions: Mapping[str, str] | None = None,
     resolver: ColumnResolver | None = None,
     now: float | None = None,
 ) -> list[str]:
-    """The ids of the runs the leaderboard shows, in order (filter, sort, limit run in SQL)."""
-    resolver = resolver or ColumnResolver(probe_kinds(store))
+    """Ids of the runs that match ``where`` (and ``project``), sorted, skipping ``offset`` runs
+    and returning at most ``limit``: filter, sort and page all run in the database.
+
+    Ties and unsorted runs come newest first. ``FilterError`` for a bad filter or sort name.
+    """
+    _check_page(limit, offset)
+    resolver = resolver or column_resolver(store, directions)
+
     builder = QueryBuilder(store, resolver, now)
     runs = tables.runs
-    conditions = []
-    if project is not None:
-        conditions.append(runs.c.project == project)
-    if where is not None and where.strip():
-        conditions.append(builder.compile_filter(where, parse_filter(where)))
-    spec = _sort_spec(sort)
-    sort_columns = [(resolver.resolve(name), explicit) for name, explicit in spec]
+    conditions = _conditions(builder, where, project)
+    sort_columns = []
+    for name, explicit in _sort_spec(sort):
+        builder.naming(name, -1)
+        column = resolver.resolve(name)
+        for source in column.needs_sources:
+            builder.alias(source)  # counted against the join limit now, named in the error
+        sort_columns.append((column, explicit))
+    if limit == 0:
+        return []
     if len(sort_columns) == 1 and limit is not None:
         column, explicit = sort_columns[0]
         if column.sources and not column.computed:
-            return _top_by_value(store, builder, column, explicit, ascending, conditions, limit)
+            top = _top_by_value(
+                store, builder, column, explicit, ascending, conditions, offset + limit
+            )
+            return top[offset:]
     order: list[Any] = []
     for column, explicit in sort_columns:
         order.extend(builder.sort_keys(column, _descending(column, explicit, ascending)))
@@ -105,7 +225,24 @@ def leaderboard_ids(
     query = query.order_by(*order)
     if limit is not None:
         query = query.limit(limit)
-    return [r[0] for r in store._read(lambda conn: conn.execute(query).all())]
+    if offset:
+        query = query.offset(offset)
+    return [r[0] for r in store._read(partial(_all_rows, query))]
+
+
+def count_runs(
+    store: SQLStore,
+    *,
+    where: str | None = None,
+    project: str | None = None,
+    directions: Mapping[str, str] | None = None,
+    now: float | None = None,
+) -> int:
+    """How many runs match ``where`` (and ``project``), counted in the database."""
+    builder = QueryBuilder(store, column_resolver(store, directions), now)
+    conditions = _conditions(builder, where, project)
+    query = select(func.count()).select_from(builder.from_clause()).where(*conditions)
+    return int(store._read(partial(_one_row, query))[0])
 
 
 def _top_by_value(
@@ -201,14 +338,14 @@ def _top_by_value(
         .order_by(*rest_order, runs.c.created.desc(), runs.c.id)
         .limit(limit - len(ids))
     )
-    return ids + [r[0] for r in store._read(lambda conn: conn.execute(rest).all())]
+    return ids + [r[0] for r in store._read(partial(_all_rows, rest))]
 
 
 def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
     return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
 
 
-def fetch_rows(
+def _fetch_rows(
     store: SQLStore, ids: Sequence[str], sources: set[Source] | None, now: float
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[Source, tuple[Any, Any]]]]:
     """Runs-table fields and ``run_values`` of the given runs (only ``sources`` when given)."""
@@ -261,7 +398,7 @@ def fetch_rows(
     return run_fields, values
 
 
-def default_columns(resolver: ColumnResolver, present: set[Source]) -> list[Column]:
+def _default_columns(resolver: ColumnResolver, present: set[Source]) -> list[Column]:
     """Every column the default leaderboard shows, for the values the selected runs hold."""
     columns = [Column(name, run_field=name) for name in DEFAULT_RUN_COLUMNS]
     columns.extend(c for c in STANDARD_COLUMNS.values() if not c.hidden)
@@ -279,7 +416,7 @@ def default_columns(resolver: ColumnResolver, present: set[Source]) -> list[Colu
     return columns
 
 
-def leaderboard_table(
+def query_runs(
     store: SQLStore,
     *,
     sort: str | Sequence[str] | None = None,
@@ -288,38 +425,46 @@ def leaderboard_table(
     columns: Sequence[str] | str | None = None,
     project: str | None = None,
     limit: int | None = None,
+    offset: int = 0,
     directions: Mapping[str, str] | None = None,
-) -> tuple[list[str], list[list[Any]]]:
-    """The leaderboard as column labels and rows of plain values (no pandas needed)."""
+) -> RunPage:
+    """A page of leaderboard rows: the runs :func:`select_run_ids` picks, with ``columns``
+    (names, or one comma-separated string) or, by default, every column they hold a value of.
+
+    Values are plain Python (numbers, text, booleans); no pandas needed.
+    """
     now = time.time()
-    resolver = ColumnResolver(probe_kinds(store), directions)
+    resolver = column_resolver(store, directions)
     chosen: list[Column] | None = None
     if columns is not None:
         names = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else columns
         chosen = list({c.label: c for c in (resolver.resolve(n) for n in names if n)}.values())
-    ids = leaderboard_ids(
+    ids = select_run_ids(
         store,
         sort=sort,
         ascending=ascending,
         where=where,
         project=project,
         limit=limit,
+        offset=offset,
         resolver=resolver,
         now=now,
     )
     needed: set[Source] | None = None
     if chosen is not None:
         needed = {s for column in chosen for s in column.needs_sources}
-    run_fields, values = fetch_rows(store, ids, needed, now)
+    run_fields, values = _fetch_rows(store, ids, needed, now)
     default = chosen is None
     if chosen is None:
         present = {s for per_run in values.values() for s in per_run}
-        chosen = default_columns(resolver, present)
+        chosen = _default_columns(resolver, present)
     rows = []
+    shown = []
     for run_id in ids:
         fields = run_fields.get(run_id)
         if fields is None:  # deleted between the two queries
             continue
+        shown.append(run_id)
         per_run = values[run_id]
         row = []
         for column in chosen:
@@ -337,35 +482,4 @@ def leaderboard_table(
         ]
         labels = [labels[i] for i in keep]
         rows = [[row[i] for i in keep] for row in rows]
-    return labels, rows
-
-
-def leaderboard(
-    store: SQLStore,
-    *,
-    sort: str | Sequence[str] | None = None,
-    ascending: bool | None = None,
-    where: str | None = None,
-    columns: Sequence[str] | str | None = None,
-    project: str | None = None,
-    limit: int | None = None,
-    directions: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """One row per run, best first: see ``modelboard.leaderboard`` for the language."""
-    import pandas as pd
-
-    labels, rows = leaderboard_table(
-        store,
-        sort=sort,
-        ascending=ascending,
-        where=where,
-        columns=columns,
-        project=project,
-        limit=limit,
-        directions=directions,
-    )
-    frame = pd.DataFrame(rows, columns=labels)
-    for label in [c for c in frame.columns if frame[c].dtype.kind == "O"]:
-        frame[label] = frame[label].where(frame[label].notna(), float("nan"))  # one missing value
-    frame.attrs["modelboard_sort"] = [name for name, _ in _sort_spec(sort)]
-    return frame
+    return RunPage(labels, rows, shown, offset, sort_names(sort))

@@ -15,7 +15,8 @@ Grammar (keywords are case-insensitive)::
     value     := 'text' | number | true | false
 
 Text literals use single quotes ('it''s' for a quote); names in double quotes or backticks may
-hold any character. Every error is a ``FilterError`` carrying the 0-based ``position``.
+hold any character. Parentheses and ``not`` nest at most ``MAX_NESTING`` deep. Every error is a
+``FilterError`` carrying the 0-based ``position``.
 """
 
 from __future__ import annotations
@@ -37,8 +38,12 @@ __all__ = [
     "BoolOp",
     "Not",
     "Node",
+    "MAX_NESTING",
     "parse_filter",
 ]
+
+#: How deep parentheses and ``not`` may nest (deeper filters are refused, not recursed into).
+MAX_NESTING = 50
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "like", "contains", "is", "null", "true", "false"})
 COMPARISONS = {
@@ -219,6 +224,7 @@ class _Parser:
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
+        self.depth = 0
 
     @property
     def tok(self) -> Token:
@@ -264,12 +270,26 @@ class _Parser:
             parts.append(self.parse_not())
         return parts[0] if len(parts) == 1 else BoolOp("and", tuple(parts))
 
+    def nest(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(
+                f"parentheses and 'not' nest more than {MAX_NESTING} deep here; "
+                "write the filter with fewer levels",
+                token,
+            )
+
     def parse_not(self) -> Node:
-        if self.accept_keyword("not"):
-            return Not(self.parse_not())
+        if self.tok.kind == "keyword" and self.tok.value == "not":
+            self.nest(self.take())
+            node: Node = Not(self.parse_not())
+            self.depth -= 1
+            return node
         if self.tok.kind == "lparen":
             opening = self.take()
+            self.nest(opening)
             node = self.parse_or()
+            self.depth -= 1
             if self.tok.kind != "rparen":
                 raise FilterError(
                     f"'(' at position {opening.position} is not closed: expected ')', got "

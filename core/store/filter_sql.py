@@ -1,8 +1,10 @@
 """Compiling resolved columns and filter trees to SQLAlchemy expressions (bound parameters only).
 
 Each ``run_values`` entry a query reads becomes one ``LEFT OUTER JOIN`` on the table's primary
-key (run_id, kind, name). A predicate on a missing value is false, so ``not`` (and ``!=``,
-``not in``, ``not like``, ``not contains``) include the runs that lack the column.
+key (run_id, kind, name); a query reads at most ``MAX_JOINED_VALUES`` of them, on every
+database, and a filter or sort that needs more is refused with a ``FilterError``. A predicate
+on a missing value is false, so ``not`` (and ``!=``, ``not in``, ``not like``, ``not contains``)
+include the runs that lack the column.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from modelboard.leaderboard._columns import Column, ColumnResolver, Source
-from modelboard.leaderboard._filter import (
+from modelboard.store import tables
+from modelboard.store.columns import Column, ColumnResolver, Source
+from modelboard.store.filter import (
     BoolOp,
     Comparison,
     Contains,
@@ -24,15 +27,17 @@ from modelboard.leaderboard._filter import (
     Node,
     Not,
 )
-from modelboard.store import tables
-from sqlalchemy import and_, case, exists, false, func, literal, not_, or_, select
+from sqlalchemy import and_, case, exists, false, func, literal, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 if TYPE_CHECKING:
     from modelboard.store import SQLStore
     from sqlalchemy.sql import FromClause
 
-__all__ = ["QueryBuilder"]
+__all__ = ["QueryBuilder", "MAX_JOINED_VALUES"]
+
+#: Stored values one query may join (SQLite joins at most 64 tables: runs, these, a subquery).
+MAX_JOINED_VALUES = 60
 
 _OPS = {
     "=": lambda a, b: a == b,
@@ -53,14 +58,32 @@ class QueryBuilder:
         self.now = time.time() if now is None else now
         self.joins: dict[Source, Any] = {}
         self._status = store.effective_status_clause(self.now)
+        self._naming: tuple[str, int] | None = None  # (filter text, position) being compiled
+
+    def naming(self, text: str, position: int) -> None:
+        """Say which part of a filter (or, with ``position`` -1, which sort name) needs the
+        columns that follow, for the error when a query would join too many values."""
+        self._naming = (text, position)
 
     # -- columns ------------------------------------------------------------------------------
 
     def alias(self, source: Source) -> Any:
         """The joined ``run_values`` alias that holds ``source``."""
         if source not in self.joins:
+            if len(self.joins) >= MAX_JOINED_VALUES:
+                raise self._too_many()
             self.joins[source] = tables.run_values.alias(f"v{len(self.joins)}")
         return self.joins[source]
+
+    def _too_many(self) -> FilterError:
+        message = (
+            f"this query reads more than {MAX_JOINED_VALUES} stored values (each column of the "
+            "filter and the sort reads one or more); filter or sort on fewer columns at once"
+        )
+        text, position = self._naming or ("", -1)
+        if position < 0:
+            return FilterError(message, text, 0, in_filter=False)
+        return FilterError(message, text, position)
 
     def from_clause(self) -> FromClause:
         """``runs`` left-joined to every ``run_values`` entry used so far."""
@@ -127,6 +150,7 @@ class QueryBuilder:
         return self._compile(text, node)
 
     def _column(self, text: str, ref: Any) -> Column:
+        self.naming(text, ref.position)
         return self.resolver.resolve(ref.name, text, ref.position)
 
     def _compile(self, text: str, node: Node) -> ColumnElement[bool]:
@@ -240,21 +264,3 @@ def _parse_time(text: str, literal_: Literal) -> float:
             text,
             literal_.position,
         ) from None
-
-
-def probe_kinds(store: SQLStore) -> Any:
-    """A probe for :class:`ColumnResolver`: which kinds hold a name, one indexed query."""
-    rv = tables.run_values
-
-    def probe(name: str, kinds: Any) -> set[str]:
-        kinds = list(kinds)
-        query = select(
-            *[
-                exists().where(rv.c.kind == kind, rv.c.name == name).label(f"k{i}")
-                for i, kind in enumerate(kinds)
-            ]
-        )
-        row = store._read(lambda conn: conn.execute(query).one())
-        return {kind for kind, hit in zip(kinds, row, strict=True) if hit}
-
-    return probe

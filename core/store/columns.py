@@ -1,4 +1,4 @@
-"""Leaderboard columns: what a name in ``sort``, ``where`` or ``columns`` refers to.
+"""Query columns (the leaderboard's): what a name in ``sort``, ``where`` or ``columns`` refers to.
 
 - Run columns: ``id``, ``name``, ``project``, ``framework``, ``status``, ``created``, ``ended``,
   ``duration`` (seconds), ``parent_id``.
@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelboard.leaderboard._filter import FilterError
+from modelboard.metric_direction import metric_direction
+from modelboard.store.filter import FilterError
 
 __all__ = [
     "Source",
@@ -34,8 +34,10 @@ __all__ = [
     "ColumnResolver",
     "RUN_COLUMNS",
     "STANDARD_COLUMNS",
-    "metric_direction",
+    "Probe",
     "source_value",
+    "plain",
+    "parse_json_text",
 ]
 
 RUN_COLUMNS = (
@@ -51,10 +53,6 @@ RUN_COLUMNS = (
 )
 _TIME_COLUMNS = frozenset({"created", "ended"})
 _NUMERIC_RUN_COLUMNS = frozenset({"created", "ended", "duration"})
-
-_LOWER_IS_BETTER = re.compile(
-    r"loss|error|err$|mse|mae|mape|msle|rmse|perplexity|wer$|cer$|time|duration|latency|fpr|fnr"
-)
 
 PREFIXES = {
     "params": "param",
@@ -84,16 +82,6 @@ BARE_GROUPS: tuple[tuple[str, ...], ...] = (
 )
 _LIST_KINDS = {("data", "features"): "feature", ("data", "augmentations"): "augmentation"}
 _GRADIENT_FLAGS = ("gradients_nonfinite", "gradients_exploding", "gradients_vanishing")
-
-
-def metric_direction(name: str, overrides: Mapping[str, str] | None = None) -> str:
-    """``"min"`` when lower values of metric ``name`` are better, else ``"max"``."""
-    if overrides and name in overrides:
-        value = overrides[name].lower()
-        if value in ("min", "max"):
-            return value
-        raise ValueError(f"direction of {name!r} must be 'min' or 'max', got {overrides[name]!r}")
-    return "min" if _LOWER_IS_BETTER.search(name.lower()) else "max"
 
 
 @dataclass(frozen=True)
@@ -243,7 +231,7 @@ class ColumnResolver:
         self._cache: dict[str, Column | None] = {}
 
     def direction(self, name: str) -> str:
-        """The direction of a metric (see :func:`metric_direction`)."""
+        """The direction of a metric (see :func:`modelboard.metric_direction.metric_direction`)."""
         return metric_direction(name, self.directions)
 
     def resolve(self, name: str, text: str | None = None, position: int = 0) -> Column:
