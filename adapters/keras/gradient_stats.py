@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from modelboard.gradients import STAT_COLUMNS as GRADIENT_COLUMNS
+from modelboard.gradients import stats_from_rows
 from modelboard.records import ParameterGradientStats
 
 __all__ = [
@@ -19,17 +21,9 @@ __all__ = [
     "compute_gradient_stats",
 ]
 
-STAT_COLUMNS = (
-    "present",
-    "l2_norm",
-    "mean",
-    "std",
-    "max_abs",
-    "zero_fraction",
-    "nonfinite_count",
-    "weight_norm",
-)
-"""The columns of one row of statistics; ``present`` is 1 where the variable had a gradient."""
+STAT_COLUMNS = ("present", *GRADIENT_COLUMNS[:7])
+"""The columns of one row: ``present`` (1 where the variable had a gradient), then the first
+seven of ``modelboard.gradients.STAT_COLUMNS`` (Keras has no update ratio)."""
 
 
 def _dense(grad: Any) -> Any:
@@ -75,24 +69,10 @@ def rows_to_stats(
 ) -> list[ParameterGradientStats]:
     """``ParameterGradientStats`` for every row of ``matrix`` whose variable had a gradient."""
     rows = np.asarray(matrix, dtype=np.float64)
-    out = []
-    for name, shape, row in zip(names, shapes, rows, strict=True):
-        if row[0] == 0:
-            continue
-        out.append(
-            ParameterGradientStats(
-                name=name,
-                shape=[int(d) for d in shape],
-                l2_norm=float(row[1]),
-                mean=float(row[2]),
-                std=float(row[3]),
-                max_abs=float(row[4]),
-                zero_fraction=float(row[5]),
-                nonfinite_count=int(row[6]) if np.isfinite(row[6]) else 0,
-                weight_norm=float(row[7]),
-            )
-        )
-    return out
+    kept = [i for i, row in enumerate(rows) if row[0] != 0]  # column 0: ``present``
+    return stats_from_rows(
+        [names[i] for i in kept], [shapes[i] for i in kept], rows[kept, 1:].tolist()
+    )
 
 
 def resolve_loss(model: Any, loss: Any) -> Any:

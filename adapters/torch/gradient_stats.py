@@ -14,6 +14,7 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from modelboard.gradients import STAT_COLUMNS, stats_from_rows
 from modelboard.records import ParameterGradientStats
 
 if TYPE_CHECKING:
@@ -21,16 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = ["COLUMNS", "gradient_table", "append_update_ratios", "stats_from_table"]
 
-COLUMNS = (
-    "l2_norm",
-    "mean",
-    "std",
-    "max_abs",
-    "zero_fraction",
-    "nonfinite_count",
-    "weight_norm",
-    "update_ratio",
-)
+COLUMNS = STAT_COLUMNS  # the table's columns, in modelboard.gradients' order
 _SCALED_COLUMNS = 4  # l2_norm, mean, std, max_abs scale with the loss scale
 
 
@@ -133,10 +125,6 @@ def append_update_ratios(
     return torch.cat([table, ratio.unsqueeze(1)], dim=1)
 
 
-def _number(value: float) -> float | None:
-    return None if value != value else float(value)  # NaN -> None for optional columns
-
-
 def _nonfinite_counts(grads: Sequence[torch.Tensor], rows: list[list[Any]]) -> dict[int, int]:
     """NaN/Inf counts of the tensors whose norm is not finite (one more transfer, rare)."""
     import torch
@@ -163,22 +151,4 @@ def stats_from_table(
     transfer that only happens when something already went wrong).
     """
     rows: list[list[Any]] = table.tolist()
-    nonfinite = _nonfinite_counts(grads, rows)
-    out = []
-    for index, (name, shape, row) in enumerate(zip(names, shapes, rows, strict=True)):
-        ratio = row[7] if len(row) > 7 else None
-        out.append(
-            ParameterGradientStats(
-                name=name,
-                shape=list(shape),
-                l2_norm=row[0],
-                mean=row[1],
-                std=row[2],
-                max_abs=row[3],
-                zero_fraction=row[4],
-                nonfinite_count=int(nonfinite.get(index, 0)),
-                weight_norm=row[6],
-                update_ratio=None if ratio is None or row[6] == 0 else _number(ratio),
-            )
-        )
-    return out
+    return stats_from_rows(names, shapes, rows, _nonfinite_counts(grads, rows))
