@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from modelboard.adapters.torch._util import module_device, unwrap_module
+from modelboard.adapters.torch.detect import module_device, unwrap_module
 
 if TYPE_CHECKING:
     import numpy as np
