@@ -164,6 +164,11 @@ def _build(spec: dict[str, Any]) -> Any:
 def rebuild(network: NetworkRecord) -> torch.nn.Module:
     """A new, untrained module from the record's ``reproduce_info`` (``network.reproduce``)."""
     info = network.reproduce
+    if info is None:
+        raise ValueError(
+            "this run's network record holds no rebuild information (reproduce is empty): "
+            "track the module with init_args= or factory= to make it reproducible"
+        )
     if info.get("factory"):
         factory = _import(info["factory"])
         return factory(**info["spec"].get("args", {}))
