@@ -31,13 +31,10 @@ def _numpy(value: Any) -> Any:
 
 
 def _describe_arrays(name: str, x: Any, y: Any, source: str) -> SplitRecord:
-    from modelboard import builtin_plugin
+    from modelboard.data import describe_arrays
 
-    record = builtin_plugin.modelboard_describe_split(
-        name=name, x=_numpy(x), y=None if y is None else _numpy(y)
-    )
-    assert record is not None
-    record.source = source
+    record = describe_arrays(name, _numpy(x), None if y is None else _numpy(y), source)
+    assert record is not None  # numpy arrays are always described
     return record
 
 

@@ -24,7 +24,6 @@ from modelboard.canonical import (
     fold_activations,
 )
 from modelboard.records import LayerRecord, NetworkRecord
-from modelboard.adapters.torch.detect import plain_value
 from modelboard.records import OptimizerRecord
 
 if TYPE_CHECKING:
