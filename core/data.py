@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pluggy
-from modelboard.fingerprint import combine_fingerprints
+from modelboard.fingerprint import combine_fingerprints, fingerprint_array
 from modelboard.records import AugmentationRecord, DataRecord, SplitRecord
 
-__all__ = ["Data", "image_geometry"]
+__all__ = ["Data", "describe_arrays", "class_counts", "image_geometry"]
+
+_MAX_CLASSES = 1000
 
 
 def image_geometry(shape: Sequence[int | None] | None) -> dict[str, Any] | None:
@@ -138,3 +141,77 @@ class Data:
     def __repr__(self) -> str:
         splits = ", ".join(f"{k}={v.x_shape}" for k, v in self.record.splits.items())
         return f"Data({self.record.name!r}, {splits})"
+
+
+def _as_array(value: Any) -> np.ndarray | None:
+    if value is None:
+        return None
+    module = type(value).__module__
+    if module.startswith("pandas"):
+        return np.asarray(value.to_numpy())
+    if isinstance(value, (np.ndarray, list, tuple)) or np.isscalar(value):
+        return np.asarray(value)
+    if hasattr(value, "__array__"):
+        return np.asarray(value)
+    return None
+
+
+def class_counts(y: np.ndarray) -> dict[str, int] | None:
+    """Counts per class for integer/string labels or one-hot rows; ``None`` for regression."""
+    if y.ndim == 2 and y.shape[1] > 1:
+        if y.size and np.isin(y, (0, 1)).all() and (y.sum(axis=1) == 1).all():
+            y = y.argmax(axis=1)
+        else:
+            return None
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1:
+        return None
+    if y.dtype.kind == "f":
+        if not np.all(np.isfinite(y)) or not np.all(np.mod(y, 1) == 0):
+            return None
+        y = y.astype(np.int64)
+    if y.dtype.kind not in "iubUSO":
+        return None
+    labels, counts = np.unique(y, return_counts=True)
+    if len(labels) > _MAX_CLASSES:
+        return None
+    pairs = zip(labels.tolist(), counts.tolist(), strict=True)
+    return {str(label): int(count) for label, count in pairs}
+
+
+def describe_arrays(
+    name: str, x: Any, y: Any = None, source: str | None = None
+) -> SplitRecord | None:
+    """Describe one split given as arrays (numpy, lists, pandas, anything with ``__array__``):
+    shapes, dtypes, size, a content fingerprint and class counts. ``None`` for other data.
+
+    Adapters call it after turning their tensors into numpy; ``source`` names where the arrays
+    came from (``tensor``, ``keras.ImageDataGenerator``...), else ``array`` or ``dataframe``.
+    """
+    x_arr = _as_array(x)
+    if x_arr is None:
+        return None
+    y_arr = _as_array(y)
+    if y is not None and y_arr is None:
+        return None
+    if source is None:
+        source = "dataframe" if type(x).__module__.startswith("pandas") else "array"
+    fingerprint = fingerprint_array(x_arr)
+    if y_arr is not None:
+        fingerprint = fingerprint + fingerprint_array(y_arr)[:16]
+    details: dict[str, Any] = {}
+    if source == "dataframe" and hasattr(x, "columns"):
+        details["columns"] = [str(c) for c in x.columns]
+    return SplitRecord(
+        name=name,
+        source=source,
+        size=int(x_arr.shape[0]) if x_arr.ndim else 1,
+        x_shape=list(x_arr.shape),
+        y_shape=list(y_arr.shape) if y_arr is not None else None,
+        x_dtype=str(x_arr.dtype),
+        y_dtype=str(y_arr.dtype) if y_arr is not None else None,
+        fingerprint=fingerprint,
+        class_counts=class_counts(y_arr) if y_arr is not None else None,
+        details=details,
+    )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from modelboard.records import GradientRecord, ParameterGradientStats
 
 __all__ = [
+    "STAT_COLUMNS",
+    "stats_from_rows",
     "DEFAULT_GRADIENTS_EVERY",
     "VANISHING_NORM",
     "EXPLODING_NORM",
@@ -19,8 +21,61 @@ __all__ = [
 DEFAULT_GRADIENTS_EVERY = 50
 """Capture the training gradients every this many optimizer steps (0 turns capture off)."""
 
+STAT_COLUMNS = (
+    "l2_norm",
+    "mean",
+    "std",
+    "max_abs",
+    "zero_fraction",
+    "nonfinite_count",
+    "weight_norm",
+    "update_ratio",
+)
+"""The columns of a row of per-parameter statistics, in the order every adapter computes them;
+``update_ratio`` is optional (a row of seven has none)."""
+
 VANISHING_NORM = 1e-7
 EXPLODING_NORM = 1e3
+
+
+def _optional(value: float) -> float | None:
+    return None if value != value else float(value)  # NaN: not measured
+
+
+def stats_from_rows(
+    names: Sequence[str],
+    shapes: Sequence[Sequence[int]],
+    rows: Sequence[Sequence[float]],
+    nonfinite_counts: Mapping[int, int] | None = None,
+) -> list[ParameterGradientStats]:
+    """One ``ParameterGradientStats`` per row of ``STAT_COLUMNS`` values (plain floats, read
+    back from the device in one transfer).
+
+    A ``nonfinite_count`` that is NaN in the row was not counted on the device: it comes from
+    ``nonfinite_counts`` (row index -> count), else 0, which is true when the norm is finite.
+    The update ratio is empty when missing, NaN, or the weight norm is 0.
+    """
+    counts = nonfinite_counts or {}
+    out = []
+    for index, (name, shape, row) in enumerate(zip(names, shapes, rows, strict=True)):
+        counted = row[5]
+        weight_norm = float(row[6])
+        ratio = row[7] if len(row) > 7 else None
+        out.append(
+            ParameterGradientStats(
+                name=name,
+                shape=[int(d) for d in shape],
+                l2_norm=float(row[0]),
+                mean=float(row[1]),
+                std=float(row[2]),
+                max_abs=float(row[3]),
+                zero_fraction=float(row[4]),
+                nonfinite_count=int(counted) if math.isfinite(counted) else counts.get(index, 0),
+                weight_norm=weight_norm,
+                update_ratio=None if ratio is None or weight_norm == 0 else _optional(ratio),
+            )
+        )
+    return out
 
 
 def gradient_flags(

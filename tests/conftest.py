@@ -12,18 +12,23 @@ from pg_databases import new_pg_database
 from sample_runs import build_store
 
 
-def pytest_configure(config: pytest.Config) -> None:
+def _load_triton_first() -> None:
     """Load triton's native library before any test imports TensorFlow.
 
     With tensorflow 2.21 and torch 2.14 on this platform, triton (which torch and torchvision
     load on demand) segfaults the process when it loads after TensorFlow, and works when it
     loads first. The suite runs both frameworks in one process, so it loads triton up front
     (0.2 s). ``modelboard`` itself imports neither framework, so this order is the user's.
+    It runs when this file is imported: pytest imports ``tests/keras/conftest.py`` (which
+    imports TensorFlow) before any ``pytest_configure`` when a Keras test is named directly.
     """
     import importlib.util
 
     if importlib.util.find_spec("triton") is not None:
         import triton  # noqa: F401
+
+
+_load_triton_first()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import inspect
 from typing import Any
 
 import numpy as np
-from modelboard.adapters.keras._detect import (
+from modelboard.adapters.keras.detect import (
     is_image_data_generator,
     is_image_iterator,
     is_keras_layer,
@@ -31,12 +31,9 @@ _LAYER_SOURCE = "keras.layers"
 
 
 def _array_split(name: str, x: Any, y: Any, source: str) -> SplitRecord | None:
-    from modelboard.builtin_plugin import modelboard_describe_split as describe_arrays
+    from modelboard.data import describe_arrays
 
-    record = describe_arrays(name=name, x=np.asarray(x), y=None if y is None else np.asarray(y))
-    if record is not None:
-        record.source = source
-    return record
+    return describe_arrays(name, np.asarray(x), None if y is None else np.asarray(y), source)
 
 
 def _batch_chain(dataset: Any) -> tuple[int | None, Any]:

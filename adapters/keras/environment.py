@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-__all__ = ["keras_environment"]
+__all__ = ["describe_environment"]
 
 
 def _tensorflow_devices(tf: Any) -> list[str]:
@@ -20,7 +20,7 @@ def _torch_devices(torch: Any) -> list[str]:
     return devices
 
 
-def keras_environment() -> dict[str, Any] | None:
+def describe_environment() -> dict[str, Any] | None:
     """Keras version, backend, float type and devices; None when Keras is not imported."""
     keras = sys.modules.get("keras")
     if keras is None or not hasattr(keras, "backend"):

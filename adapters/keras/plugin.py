@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, Any
 
-from modelboard.adapters.keras._detect import (
+from modelboard.adapters.keras.detect import (
     is_image_data_generator,
     is_image_iterator,
     is_keras_layer,
@@ -81,9 +81,9 @@ def modelboard_compute_gradients(
     """Gradient statistics for one batch (GradientTape, or torch.autograd on torch)."""
     if not is_keras_model(obj):
         return None
-    from modelboard.adapters.keras.gradient_stats import compute_gradient_stats
+    from modelboard.adapters.keras.gradients import batch_gradients
 
-    return compute_gradient_stats(obj, x, y, loss, options)
+    return batch_gradients(obj, x, y, loss, options)
 
 
 @hookimpl(tryfirst=True)
@@ -121,9 +121,9 @@ def modelboard_environment() -> dict[str, Any] | None:
     """Keras/TensorFlow versions, backend and devices, when Keras is already imported."""
     if "keras" not in sys.modules:
         return None
-    from modelboard.adapters.keras.environment import keras_environment
+    from modelboard.adapters.keras.environment import describe_environment
 
-    return keras_environment()
+    return describe_environment()
 
 
 @hookimpl
@@ -131,6 +131,6 @@ def modelboard_reproduce(network: NetworkRecord) -> Any | None:
     """A new, uncompiled Keras model from the recorded config."""
     if network.framework != "keras":
         return None
-    from modelboard.adapters.keras.reproduce import rebuild_model
+    from modelboard.adapters.keras.reproduce import rebuild
 
-    return rebuild_model(network)
+    return rebuild(network)

@@ -1,12 +1,15 @@
-"""Predictions of a Keras model for evaluation: class probabilities as numpy arrays."""
+"""Predictions of a Keras model for evaluation: its raw outputs, with what the model says
+about them (a loss built with ``from_logits=True``, the last layer's activation). The core turns
+them into probabilities (``modelboard.evaluation.probabilities``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+from modelboard.plugins.types import ModelOutputs
 
-__all__ = ["predict_probabilities", "outputs_are_logits"]
+__all__ = ["predict_probabilities", "outputs_are_logits", "last_activation"]
 
 
 def outputs_are_logits(model: Any) -> bool:
@@ -20,28 +23,30 @@ def outputs_are_logits(model: Any) -> bool:
     return False
 
 
-def _to_probabilities(logits: np.ndarray) -> np.ndarray:
-    if logits.ndim >= 2 and logits.shape[-1] > 1:
-        shifted = logits - logits.max(axis=-1, keepdims=True)
-        exp = np.exp(shifted)
-        return exp / exp.sum(axis=-1, keepdims=True)
-    return 1.0 / (1.0 + np.exp(-logits))
+def last_activation(model: Any) -> str | None:
+    """The activation of the model's last layer (``softmax``, ``linear``...), if it has one."""
+    layers = getattr(model, "layers", None) or []
+    if not layers:
+        return None
+    layer = layers[-1]
+    activation = getattr(layer, "activation", None)
+    if activation is not None:
+        return str(getattr(activation, "__name__", activation))
+    name = type(layer).__name__.lower()
+    return name if name in ("softmax", "sigmoid") else None
 
 
-def predict_probabilities(model: Any, x: Any, options: dict[str, Any]) -> Any:
-    """``model.predict(x)`` as numpy; logits become probabilities (softmax or sigmoid).
-
-    ``options``: ``batch_size``; ``from_logits`` overrides what the compiled loss says.
-    """
-    batch_size = options.get("batch_size")
-    outputs = model.predict(x, batch_size=batch_size, verbose=0)
+def predict_probabilities(model: Any, x: Any, options: dict[str, Any]) -> ModelOutputs:
+    """``model.predict(x)`` as numpy, with ``from_logits`` (``options``, else the compiled loss:
+    ``True`` for a logits loss, ``False`` for another compiled loss, unknown when uncompiled)."""
+    outputs = model.predict(x, batch_size=options.get("batch_size"), verbose=0)
     from_logits = options.get("from_logits")
-    if from_logits is None:
+    if from_logits is None and getattr(model, "compiled", False):
         from_logits = outputs_are_logits(model)
     if isinstance(outputs, (list, tuple)):
-        arrays = [np.asarray(o) for o in outputs]
-        return [_to_probabilities(a) if from_logits else a for a in arrays]
-    if isinstance(outputs, dict):
-        return {k: np.asarray(v) for k, v in outputs.items()}
-    array = np.asarray(outputs)
-    return _to_probabilities(array) if from_logits else array
+        raw: Any = [np.asarray(o) for o in outputs]
+    elif isinstance(outputs, dict):
+        raw = {k: np.asarray(v) for k, v in outputs.items()}
+    else:
+        raw = np.asarray(outputs)
+    return ModelOutputs(raw, from_logits=from_logits, last_activation=last_activation(model))

@@ -7,7 +7,7 @@ from typing import Any
 
 from modelboard.records import NetworkRecord
 
-__all__ = ["rebuild_model"]
+__all__ = ["rebuild"]
 
 
 def _custom_objects(network: NetworkRecord) -> dict[str, Any]:
@@ -25,7 +25,7 @@ def _custom_objects(network: NetworkRecord) -> dict[str, Any]:
     return {qualname.rsplit(".", 1)[-1]: found}
 
 
-def rebuild_model(network: NetworkRecord) -> Any:
+def rebuild(network: NetworkRecord) -> Any:
     """A new Keras model with the recorded config (fresh weights, not compiled)."""
     if network.model_config is None:
         reason = (network.reproduce or {}).get("error", "no serialised config was recorded")

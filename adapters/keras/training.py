@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
-from modelboard.adapters.keras._detect import is_image_iterator, is_tf_dataset
-from modelboard.adapters.keras.capture import GradientCapture
+from modelboard.adapters.keras.detect import is_image_iterator, is_tf_dataset
+from modelboard.adapters.keras.gradients import GradientCapture
 from modelboard.adapters.keras.data import dataset_batch_size, preprocessing_augmentations
 from modelboard.adapters.keras.network import (
     current_learning_rate,
@@ -29,7 +29,7 @@ from modelboard.gradients import DEFAULT_GRADIENTS_EVERY, make_gradient_record
 if TYPE_CHECKING:
     from modelboard.tracking.run import Run
 
-__all__ = ["KerasTrainingAttachment", "TrackingCallback", "attach_training"]
+__all__ = ["KerasTrainingHandle", "TrackingCallback", "attach_training"]
 
 _MARK = "__modelboard_attachment__"
 _MISSING = object()
@@ -64,7 +64,7 @@ def _scalar(value: Any) -> float | None:
 class TrackingCallback(keras.callbacks.Callback):
     """Logs one ``fit`` call into the run; made and appended by the ``fit`` wrapper."""
 
-    def __init__(self, attachment: KerasTrainingAttachment, arguments: dict[str, Any]) -> None:
+    def __init__(self, attachment: KerasTrainingHandle, arguments: dict[str, Any]) -> None:
         super().__init__()
         self.attachment = attachment
         self.arguments = arguments
@@ -197,7 +197,7 @@ class TrackingCallback(keras.callbacks.Callback):
         }
 
 
-class KerasTrainingAttachment:
+class KerasTrainingHandle:
     """The handle ``modelboard_attach_training`` returns; ``detach()`` undoes everything."""
 
     def __init__(self, model: Any, run: Run, options: dict[str, Any]) -> None:
@@ -215,7 +215,7 @@ class KerasTrainingAttachment:
 
     # -- wrappers -----------------------------------------------------------------------------
 
-    def attach(self) -> KerasTrainingAttachment:
+    def attach(self) -> KerasTrainingHandle:
         """Wrap ``model.fit`` and ``model.compile``; add preprocessing layers to the data."""
         self.active = True
         self._wrap("fit", self._fit_wrapper)
@@ -315,6 +315,6 @@ def _is_live(function: Any) -> bool:
     return attachment is None or attachment.active
 
 
-def attach_training(model: Any, run: Run, options: dict[str, Any]) -> KerasTrainingAttachment:
+def attach_training(model: Any, run: Run, options: dict[str, Any]) -> KerasTrainingHandle:
     """Attach to ``model``'s training and return the handle."""
-    return KerasTrainingAttachment(model, run, options).attach()
+    return KerasTrainingHandle(model, run, options).attach()

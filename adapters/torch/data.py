@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelboard.adapters.torch._util import loaded_torch, plain_value
+from modelboard.adapters.torch.detect import loaded_torch, plain_value
 from modelboard.fingerprint import combine_fingerprints, fingerprint_array
 from modelboard.records import AugmentationRecord, SplitRecord
 
-__all__ = ["describe_split", "describe_transforms", "is_torchvision_transform"]
+__all__ = ["describe_split", "describe_augmentations", "is_torchvision_transform"]
 
 
 def _numpy(value: Any) -> Any:
@@ -31,13 +31,10 @@ def _numpy(value: Any) -> Any:
 
 
 def _describe_arrays(name: str, x: Any, y: Any, source: str) -> SplitRecord:
-    from modelboard import builtin_plugin
+    from modelboard.data import describe_arrays
 
-    record = builtin_plugin.modelboard_describe_split(
-        name=name, x=_numpy(x), y=None if y is None else _numpy(y)
-    )
-    assert record is not None
-    record.source = source
+    record = describe_arrays(name, _numpy(x), None if y is None else _numpy(y), source)
+    assert record is not None  # numpy arrays are always described
     return record
 
 
@@ -184,17 +181,17 @@ def _source(transform: Any) -> str:
     return "torchvision.transforms.v2" if ".v2" in module else "torchvision.transforms"
 
 
-def describe_transforms(obj: Any) -> list[AugmentationRecord]:
+def describe_augmentations(obj: Any) -> list[AugmentationRecord]:
     """One record per transform of a ``Compose`` (nested ones flattened) with its parameters."""
     if type(obj).__name__ == "Compose" and hasattr(obj, "transforms"):
         out: list[AugmentationRecord] = []
         for inner in obj.transforms:
-            out.extend(describe_transforms(inner))
+            out.extend(describe_augmentations(inner))
         return out
     params = _transform_params(obj)
     inner = getattr(obj, "transforms", None)
     if isinstance(inner, (list, tuple)):  # RandomApply, RandomChoice, RandomOrder
         params["transforms"] = [
-            {"type": r.type, "params": r.params} for t in inner for r in describe_transforms(t)
+            {"type": r.type, "params": r.params} for t in inner for r in describe_augmentations(t)
         ]
     return [AugmentationRecord(source=_source(obj), type=type(obj).__name__, params=params)]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from modelboard.adapters.torch._util import loaded_torch
+from modelboard.adapters.torch.detect import loaded_torch
 
-__all__ = ["torch_environment"]
+__all__ = ["describe_environment"]
 
 
-def torch_environment() -> dict[str, Any] | None:
+def describe_environment() -> dict[str, Any] | None:
     """Torch and torchvision versions, CUDA/cuDNN, devices, the initial seed and determinism."""
     torch = loaded_torch()
     if torch is None:

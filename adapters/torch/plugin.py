@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from modelboard.adapters.torch._util import is_torch_module, loaded_torch
+from modelboard.adapters.torch.detect import is_torch_module, loaded_torch
 from modelboard.plugins import FrameworkInfo, hookimpl
 
 if TYPE_CHECKING:
@@ -71,9 +71,9 @@ def modelboard_compute_gradients(
     """One batch's gradient statistics, ``.grad`` left as it was (see ``batch_gradients``)."""
     if not is_torch_module(obj):
         return None
-    from modelboard.adapters.torch.batch_gradients import compute_batch_gradients
+    from modelboard.adapters.torch.gradients import batch_gradients
 
-    return compute_batch_gradients(obj, x, y, loss, options)
+    return batch_gradients(obj, x, y, loss, options)
 
 
 @hookimpl
@@ -99,19 +99,19 @@ def modelboard_describe_split(name: str, x: Any, y: Any) -> SplitRecord | None:
 @hookimpl
 def modelboard_describe_augmentations(obj: Any) -> list[AugmentationRecord] | None:
     """torchvision transforms, v1 and v2: one record per transform of a Compose."""
-    from modelboard.adapters.torch.data import describe_transforms, is_torchvision_transform
+    from modelboard.adapters.torch.data import describe_augmentations, is_torchvision_transform
 
     if not is_torchvision_transform(obj):
         return None
-    return describe_transforms(obj)
+    return describe_augmentations(obj)
 
 
 @hookimpl
 def modelboard_environment() -> dict[str, Any] | None:
     """torch facts, only when torch is already imported."""
-    from modelboard.adapters.torch.environment import torch_environment
+    from modelboard.adapters.torch.environment import describe_environment
 
-    return torch_environment()
+    return describe_environment()
 
 
 @hookimpl
@@ -119,6 +119,6 @@ def modelboard_reproduce(network: NetworkRecord) -> Any | None:
     """Rebuild a torch module from its record's ``reproduce`` entry."""
     if network.framework != "torch" or not network.reproduce:
         return None
-    from modelboard.adapters.torch.reproduce import rebuild_module
+    from modelboard.adapters.torch.reproduce import rebuild
 
-    return rebuild_module(network.reproduce)
+    return rebuild(network)

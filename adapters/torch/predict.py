@@ -1,59 +1,31 @@
-"""Predictions for evaluation: class probabilities as numpy, and the rule that makes them.
-
-The rule (:func:`to_probabilities`), applied to the whole output of a 2-D ``(N, C)`` model
-output with ``C >= 2``:
-
-- rows already in [0, 1] that sum to 1 (within 1e-3) are probabilities and pass unchanged
-  (a model that ends in ``nn.Softmax``);
-- rows of values <= 0 whose exponentials sum to 1 are log-probabilities (``nn.LogSoftmax``) and
-  are exponentiated;
-- anything else is logits and goes through softmax.
-
-A single output column ``(N,)`` or ``(N, 1)`` and other shapes pass unchanged (it may be a
-regression); ``track(..., output="logits")`` makes the adapter apply sigmoid (one column) or
-softmax, ``output="raw"`` turns the rule off.
+"""Predictions of a torch module for evaluation: its raw outputs as numpy, with what the
+module says about them (``track(..., output="logits")``; a final ``Softmax``, ``LogSoftmax`` or
+``Sigmoid`` module). The core turns them into probabilities
+(``modelboard.evaluation.probabilities``).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from modelboard.adapters.torch._util import module_device, unwrap_module
+from modelboard.adapters.torch.detect import module_device, unwrap_module
+from modelboard.plugins.types import ModelOutputs
 
 if TYPE_CHECKING:
-    import numpy as np
     import torch
 
-__all__ = ["to_probabilities", "predict_probabilities", "as_input_tensor", "DEFAULT_BATCH_SIZE"]
+__all__ = ["last_activation", "predict_probabilities", "as_input_tensor", "DEFAULT_BATCH_SIZE"]
 
 DEFAULT_BATCH_SIZE = 256
-_TOLERANCE = 1e-3
 
 
-def to_probabilities(output: torch.Tensor, mode: str = "auto") -> torch.Tensor:
-    """Apply the rule of the module docstring; ``mode`` is ``auto``, ``logits`` or ``raw``."""
-    import torch
+_ACTIVATIONS = {"Softmax": "softmax", "LogSoftmax": "log_softmax", "Sigmoid": "sigmoid"}
 
-    out = output.detach()
-    if not out.is_floating_point():
-        out = out.float()
-    if mode == "raw":
-        return out
-    columns = out.shape[1] if out.dim() == 2 else 1
-    if out.dim() == 2 and columns >= 2:
-        if mode == "logits":
-            return torch.softmax(out, dim=1)
-        sums = out.sum(dim=1)
-        if bool(((out >= 0) & (out <= 1)).all()) and bool(((sums - 1).abs() <= _TOLERANCE).all()):
-            return out
-        if bool((out <= 0).all()):
-            exp = out.exp()
-            if bool(((exp.sum(dim=1) - 1).abs() <= _TOLERANCE).all()):
-                return exp
-        return torch.softmax(out, dim=1)
-    if mode == "logits" and out.dim() in (1, 2):
-        return torch.sigmoid(out)
-    return out
+
+def last_activation(module: torch.nn.Module) -> str | None:
+    """``softmax``, ``log_softmax`` or ``sigmoid`` when the module's last leaf is one of them."""
+    leaves = [m for m in module.modules() if not list(m.children())]
+    return _ACTIVATIONS.get(type(leaves[-1]).__name__) if leaves else None
 
 
 def as_input_tensor(value: Any, device: Any = None, dtype: Any = None) -> torch.Tensor:
@@ -88,9 +60,9 @@ def _batches(x: Any, batch_size: int) -> Any:
         yield x[start : start + batch_size]
 
 
-def predict_probabilities(obj: torch.nn.Module, x: Any, options: dict[str, Any]) -> np.ndarray:
+def predict_probabilities(obj: torch.nn.Module, x: Any, options: dict[str, Any]) -> ModelOutputs:
     """Run the module on ``x`` in eval mode without gradients, in batches of
-    ``options["batch_size"]`` (default 256), and return probabilities as numpy (see rule)."""
+    ``options["batch_size"]`` (default 256); the outputs as numpy with what is known of them."""
     import torch
 
     module = unwrap_module(obj)
@@ -112,5 +84,11 @@ def predict_probabilities(obj: torch.nn.Module, x: Any, options: dict[str, Any])
             sub.training = mode
     if not outputs:
         raise ValueError("cannot predict on empty input")
-    probabilities = to_probabilities(torch.cat(outputs), str(options.get("output") or "auto"))
-    return probabilities.cpu().numpy()
+    output = torch.cat(outputs).detach()
+    if not output.is_floating_point():
+        output = output.float()
+    return ModelOutputs(
+        output.cpu().numpy(),
+        from_logits=True if options.get("output") == "logits" else None,
+        last_activation=last_activation(module),
+    )

@@ -16,12 +16,13 @@ import importlib
 import inspect
 from typing import TYPE_CHECKING, Any
 
-from modelboard.adapters.torch._util import plain_value
+from modelboard.adapters.torch.detect import plain_value
 
 if TYPE_CHECKING:
     import torch
+    from modelboard.records import NetworkRecord
 
-__all__ = ["captured_init_args", "module_spec", "reproduce_info", "rebuild_module"]
+__all__ = ["captured_init_args", "module_spec", "reproduce_info", "rebuild"]
 
 _CONTAINERS = ("Sequential", "ModuleList", "ModuleDict")
 _MAX_SOURCE_CHARS = 100_000
@@ -160,8 +161,14 @@ def _build(spec: dict[str, Any]) -> Any:
     return cls(**spec.get("args", {}))
 
 
-def rebuild_module(info: dict[str, Any]) -> torch.nn.Module:
-    """A new, untrained module from a ``reproduce_info`` dict."""
+def rebuild(network: NetworkRecord) -> torch.nn.Module:
+    """A new, untrained module from the record's ``reproduce_info`` (``network.reproduce``)."""
+    info = network.reproduce
+    if info is None:
+        raise ValueError(
+            "this run's network record holds no rebuild information (reproduce is empty): "
+            "track the module with init_args= or factory= to make it reproducible"
+        )
     if info.get("factory"):
         factory = _import(info["factory"])
         return factory(**info["spec"].get("args", {}))

@@ -16,13 +16,13 @@ import time
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from modelboard.adapters.torch._util import unwrap_module
-from modelboard.adapters.torch.gradient_stats import (
+from modelboard.adapters.torch.detect import unwrap_module
+from modelboard.adapters.torch.gradients import (
     append_update_ratios,
     gradient_table,
     stats_from_table,
 )
-from modelboard.adapters.torch.optimizer import describe_optimizer, learning_rates
+from modelboard.adapters.torch.network import describe_optimizer, learning_rates
 from modelboard.gradients import DEFAULT_GRADIENTS_EVERY, make_gradient_record
 
 if TYPE_CHECKING:

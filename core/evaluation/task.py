@@ -77,20 +77,17 @@ def to_numpy(value: Any, name: str) -> np.ndarray:
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax, stable for large logits."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+    """Row-wise softmax (``scipy.special.softmax``), stable for large logits."""
+    from scipy.special import softmax as scipy_softmax
+
+    return np.asarray(scipy_softmax(np.asarray(logits, dtype=np.float64), axis=1))
 
 
 def sigmoid(logits: np.ndarray) -> np.ndarray:
-    """Element-wise logistic function, stable for large logits."""
-    out = np.empty_like(logits, dtype=np.float64)
-    positive = logits >= 0
-    out[positive] = 1.0 / (1.0 + np.exp(-logits[positive]))
-    exp = np.exp(logits[~positive])
-    out[~positive] = exp / (1.0 + exp)
-    return out
+    """Element-wise logistic function (``scipy.special.expit``), stable for large logits."""
+    from scipy.special import expit
+
+    return np.asarray(expit(np.asarray(logits, dtype=np.float64)))
 
 
 def _is_text(array: np.ndarray) -> bool:
@@ -133,16 +130,22 @@ def _plural(count: int, word: str) -> str:
 def _infer_task(
     y_true: np.ndarray, y_score: np.ndarray | None, y_pred: np.ndarray | None
 ) -> tuple[str, str]:
-    """(task, reason): ``classification`` stands for binary or multiclass, decided later."""
+    """(task, reason): ``classification`` stands for binary or multiclass, decided later.
+
+    The kind of ``y_true`` comes from scikit-learn's ``type_of_target``; the reasons are ours.
+    """
+    from sklearn.utils.multiclass import type_of_target
+
     if _is_text(y_true) or y_true.dtype.kind == "b":
         return "classification", "labels are names or booleans"
+    kind = type_of_target(y_true)
+    if kind == "multilabel-indicator" or (y_true.ndim == 2 and _is_indicator(y_true)):
+        if bool(np.all(y_true.sum(axis=1) == 1)):
+            return "classification", "y_true is one-hot"
+        return "multilabel", "y_true is a 0/1 indicator matrix with several 1s in some rows"
     if y_true.ndim == 2:
-        if _is_indicator(y_true):
-            if bool(np.all(y_true.sum(axis=1) == 1)):
-                return "classification", "y_true is one-hot"
-            return "multilabel", "y_true is a 0/1 indicator matrix with several 1s in some rows"
         return "regression", "y_true is 2-D with values other than 0 and 1"
-    if not _is_integral(y_true):
+    if kind.startswith("continuous"):
         return "regression", "y_true has non-integer values"
     if y_score is None and y_pred is not None and not _is_text(y_pred) and not _is_integral(y_pred):
         return "regression", "y_true is integer-valued but y_pred has non-integer values"

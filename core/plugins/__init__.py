@@ -9,7 +9,7 @@ from modelboard.plugins.manager import (
     get_plugin_manager,
 )
 from modelboard.plugins.markers import PROJECT_NAME, hookimpl, hookspec
-from modelboard.plugins.types import FrameworkInfo, TrainingHandle
+from modelboard.plugins.types import FrameworkInfo, ModelOutputs, TrainingHandle
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -17,6 +17,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "PROJECT_NAME",
     "FrameworkInfo",
+    "ModelOutputs",
     "TrainingHandle",
     "adapter_names",
     "create_plugin_manager",

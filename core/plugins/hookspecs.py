@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from modelboard.demo import DemoJob, DemoModels
-    from modelboard.plugins.types import FrameworkInfo, TrainingHandle
+    from modelboard.plugins.types import FrameworkInfo, ModelOutputs, TrainingHandle
     from modelboard.records import (
         AugmentationRecord,
         NetworkRecord,
@@ -69,11 +69,14 @@ def modelboard_compute_gradients(
 
 
 @hookspec(firstresult=True)
-def modelboard_predict(obj: Any, x: Any, options: dict[str, Any]) -> Any | None:
-    """Return the model's outputs for ``x`` as a numpy array (probabilities where it can).
+def modelboard_predict(obj: Any, x: Any, options: dict[str, Any]) -> ModelOutputs | Any | None:
+    """Return the model's raw outputs for ``x``, with what the adapter knows about them.
 
-    Called by ``run.evaluate(x, y)``. ``options`` may hold ``batch_size``. Return ``None`` for
-    an object of another framework. firstresult.
+    Called by ``run.predict(x)`` and ``run.evaluate(x, y)``. ``options`` may hold
+    ``batch_size``. Return a ``ModelOutputs`` (numpy outputs, ``from_logits``, the last layer's
+    activation) and do not convert: the core alone turns outputs into probabilities
+    (``modelboard.evaluation.probabilities``). A plain numpy array is read as outputs about
+    which nothing is known. Return ``None`` for an object of another framework. firstresult.
     """
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["FrameworkInfo", "TrainingHandle"]
+__all__ = ["FrameworkInfo", "ModelOutputs", "TrainingHandle"]
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,23 @@ class FrameworkInfo:
 
     name: str
     version: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelOutputs:
+    """The answer of ``modelboard_predict``: what the model produced, and what the adapter knows.
+
+    ``outputs`` is a numpy array (a list of them for several outputs). ``from_logits`` is
+    ``True`` when the outputs are logits (the compiled loss or ``track(output="logits")`` says
+    so), ``False`` when they must be used as they are, ``None`` when unknown.
+    ``last_activation`` is the final layer's activation (``softmax``, ``sigmoid``,
+    ``log_softmax``, ``linear``) when the adapter can see it. The core decides the rest
+    (``modelboard.evaluation.probabilities``).
+    """
+
+    outputs: Any
+    from_logits: bool | None = None
+    last_activation: str | None = None
 
 
 @runtime_checkable

@@ -285,15 +285,18 @@ class Run:
         return record
 
     def predict(self, x: Any, **options: Any) -> Any:
-        """The tracked model's outputs for ``x`` as a numpy array (probabilities where it can)."""
+        """The tracked model's outputs for ``x`` as numpy probabilities where they are class
+        scores (the rule: ``modelboard.evaluation.probabilities``); ``output="raw"`` or
+        ``from_logits=False`` keeps them as the model gave them."""
+        from modelboard.evaluation.probabilities import outputs_to_probabilities
+
         if self.model is None:
             raise RuntimeError("this run has no model; pass y_score= or y_pred= to evaluate()")
-        out = self._plugins.hook.modelboard_predict(
-            obj=self.model, x=x, options={**self.options, **options}
-        )
+        merged = {**self.options, **options}
+        out = self._plugins.hook.modelboard_predict(obj=self.model, x=x, options=merged)
         if out is None:
             raise RuntimeError(f"no adapter predicts with {type(self.model).__qualname__}")
-        return out
+        return outputs_to_probabilities(out, str(merged.get("output") or "auto"))
 
     def evaluate(self, x: Any = None, y: Any = None, **kwargs: Any) -> EvaluationRecord:
         """Evaluate on a split and store the record and its plots; see ``modelboard.evaluation``."""

@@ -8,7 +8,7 @@ import modelboard as mb
 import numpy as np
 import pytest
 import torch
-from modelboard.adapters.torch.predict import to_probabilities
+from modelboard.evaluation.probabilities import to_probabilities
 from torch import nn
 
 pytestmark = pytest.mark.torch
@@ -61,8 +61,19 @@ def test_single_column_outputs_follow_the_output_option(torch_tracker: mb.Tracke
 
 
 def test_rule_on_edge_cases() -> None:
+    """The core's rule, on what the torch adapter hands it (numpy outputs of tensors)."""
     probs = torch.tensor([[0.2, 0.8], [1.0, 0.0]])
-    assert torch.equal(to_probabilities(probs), probs)
+    np.testing.assert_array_equal(to_probabilities(probs.numpy()), probs.numpy())
     not_normalised = torch.tensor([[0.2, 0.3], [0.1, 0.1]])
-    assert torch.allclose(to_probabilities(not_normalised), torch.softmax(not_normalised, 1))
-    assert torch.equal(to_probabilities(not_normalised, "raw"), not_normalised)
+    expected = torch.softmax(not_normalised, 1).numpy()
+    np.testing.assert_allclose(to_probabilities(not_normalised.numpy()), expected, rtol=1e-6)
+    raw = to_probabilities(not_normalised.numpy(), mode="raw")
+    np.testing.assert_array_equal(raw, not_normalised.numpy())
+    # what the adapter sees of the last module decides before the values do
+    log_p = torch.log_softmax(not_normalised, 1).numpy()
+    np.testing.assert_allclose(
+        to_probabilities(log_p, last_activation="log_softmax"), expected, rtol=1e-6
+    )
+    np.testing.assert_array_equal(
+        to_probabilities(not_normalised.numpy(), last_activation="softmax"), not_normalised.numpy()
+    )

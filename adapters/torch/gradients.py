@@ -1,4 +1,7 @@
-"""Per-parameter gradient statistics, computed on the device and read back in one transfer.
+"""Gradients in PyTorch: per-parameter statistics computed on the device and read back in one
+transfer, and gradients on demand for one batch.
+
+Per-parameter gradient statistics, computed on the device and read back in one transfer.
 
 Columns: L2 norm, mean, std (population), max |g|, fraction of exact zeros, count of NaN/Inf,
 the weight's L2 norm, and |update| / |weight| when an update is given. Everything stays on the
@@ -6,31 +9,41 @@ device until one ``tolist()`` per capture (NaN/Inf are counted in a second trans
 tensors whose norm is already non-finite). Sparse gradients are described by their stored
 values. Under a GradScaler whose scale is still in the gradients (fused optimizers),
 ``inv_scale`` divides the scale out, so the figures are always of unscaled gradients.
-"""
+
+Gradients on demand: the statistics of one batch's gradients, leaving ``.grad`` untouched.
+
+``torch.autograd.grad`` returns the gradients without writing ``.grad``; buffers that the
+forward pass changes (BatchNorm running statistics) are restored. The module keeps its mode
+(train or eval). The loss is ``loss`` (a callable ``loss(output, y)``), else ``options["loss"]``,
+else cross-entropy for integer targets (NLL of the log when the output is already
+probabilities, see ``predict.to_probabilities``) and mean squared error otherwise."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
-
+from modelboard.gradients import STAT_COLUMNS, stats_from_rows
 from modelboard.records import ParameterGradientStats
+from collections.abc import Callable
+from modelboard.adapters.torch.detect import module_device, unwrap_module
+from modelboard.adapters.torch.network import call_module
+from modelboard.adapters.torch.predict import as_input_tensor
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["COLUMNS", "gradient_table", "append_update_ratios", "stats_from_table"]
+__all__ = [
+    "COLUMNS",
+    "gradient_table",
+    "append_update_ratios",
+    "stats_from_table",
+    "batch_gradients",
+    "default_loss",
+]
 
-COLUMNS = (
-    "l2_norm",
-    "mean",
-    "std",
-    "max_abs",
-    "zero_fraction",
-    "nonfinite_count",
-    "weight_norm",
-    "update_ratio",
-)
+
+COLUMNS = STAT_COLUMNS  # the table's columns, in modelboard.gradients' order
 _SCALED_COLUMNS = 4  # l2_norm, mean, std, max_abs scale with the loss scale
 
 
@@ -133,10 +146,6 @@ def append_update_ratios(
     return torch.cat([table, ratio.unsqueeze(1)], dim=1)
 
 
-def _number(value: float) -> float | None:
-    return None if value != value else float(value)  # NaN -> None for optional columns
-
-
 def _nonfinite_counts(grads: Sequence[torch.Tensor], rows: list[list[Any]]) -> dict[int, int]:
     """NaN/Inf counts of the tensors whose norm is not finite (one more transfer, rare)."""
     import torch
@@ -163,22 +172,69 @@ def stats_from_table(
     transfer that only happens when something already went wrong).
     """
     rows: list[list[Any]] = table.tolist()
-    nonfinite = _nonfinite_counts(grads, rows)
-    out = []
-    for index, (name, shape, row) in enumerate(zip(names, shapes, rows, strict=True)):
-        ratio = row[7] if len(row) > 7 else None
-        out.append(
-            ParameterGradientStats(
-                name=name,
-                shape=list(shape),
-                l2_norm=row[0],
-                mean=row[1],
-                std=row[2],
-                max_abs=row[3],
-                zero_fraction=row[4],
-                nonfinite_count=int(nonfinite.get(index, 0)),
-                weight_norm=row[6],
-                update_ratio=None if ratio is None or row[6] == 0 else _number(ratio),
-            )
+    return stats_from_rows(names, shapes, rows, _nonfinite_counts(grads, rows))
+
+
+def default_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy for class indices (of probabilities when the output already is), else MSE."""
+    import torch
+    import torch.nn.functional as F
+
+    if not target.is_floating_point() and output.dim() == 2 and output.shape[1] > 1:
+        is_probability = bool(((output >= 0) & (output <= 1)).all()) and bool(
+            ((output.sum(dim=1) - 1).abs() <= 1e-3).all()
         )
-    return out
+        if is_probability:
+            return F.nll_loss(torch.log(output.clamp_min(1e-7)), target)
+        return F.cross_entropy(output, target)
+    return F.mse_loss(output, target.to(output.dtype).reshape(output.shape))
+
+
+def _resolve_loss(loss: Any, options: dict[str, Any]) -> Callable[..., Any]:
+    import torch.nn.functional as F
+
+    chosen = loss if loss is not None else options.get("loss")
+    if chosen is None:
+        return default_loss
+    if isinstance(chosen, str):
+        return getattr(F, chosen)
+    return chosen
+
+
+def batch_gradients(
+    obj: torch.nn.Module, x: Any, y: Any, loss: Any, options: dict[str, Any]
+) -> list[ParameterGradientStats]:
+    """Per-parameter statistics (no update ratio) of the gradients of ``loss(module(x), y)``."""
+    import torch
+
+    module = unwrap_module(obj)
+    device = module_device(module)
+    dtype = next((p.dtype for p in module.parameters() if p.is_floating_point()), None)
+    named = [(n, p) for n, p in module.named_parameters() if p.requires_grad]
+    if not named:
+        return []
+    inputs: Any
+    if isinstance(x, (tuple, list)):
+        inputs = tuple(as_input_tensor(v, device, dtype) for v in x)
+    else:
+        inputs = as_input_tensor(x, device, dtype)
+    target = as_input_tensor(y, device)
+    saved = [(b, b.detach().clone()) for b in module.buffers()]
+    try:
+        with torch.enable_grad():
+            output = call_module(module, inputs)
+            if isinstance(output, (tuple, list)):
+                output = output[0]
+            value = _resolve_loss(loss, options)(output, target)
+            grads = torch.autograd.grad(value, [p for _, p in named], allow_unused=True)
+    finally:
+        with torch.no_grad():
+            for buffer, copy in saved:
+                buffer.copy_(copy)
+    kept = [(n, p, g) for (n, p), g in zip(named, grads, strict=True) if g is not None]
+    if not kept:
+        return []
+    table = gradient_table([g for _, _, g in kept], [p for _, p, _ in kept])
+    names = [n for n, _, _ in kept]
+    shapes = [list(p.shape) for _, p, _ in kept]
+    return stats_from_table(names, shapes, table, [g for _, _, g in kept])
