@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelboard.errors import ModelboardError
+from modelboard.errors import ModelboardError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from modelboard.tracking import Tracker
 
-__all__ = ["run_command", "StoreUnreachableError", "open_tracker"]
+__all__ = ["run_command", "open_tracker"]
 
 LS_COLUMNS = (
     "id",
@@ -32,10 +32,6 @@ HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
-class StoreUnreachableError(ModelboardError):
-    """The store named by ``--store`` or ``MODELBOARD_URI`` cannot be opened."""
-
-
 def open_tracker(store: str | None) -> Tracker:
     """A tracker on an existing store (read commands never create one)."""
     import pluggy
@@ -48,7 +44,7 @@ def open_tracker(store: str | None) -> Tracker:
 
         database = make_url(location.url).database
         if database and database != ":memory:" and not Path(database).exists():
-            raise StoreUnreachableError(
+            raise StoreUnavailableError(
                 f"no modelboard store at {location.describe()}; pass --store FOLDER_OR_URL or set "
                 "MODELBOARD_URI (a tracked run creates ./.modelboard)"
             )
@@ -58,7 +54,7 @@ def open_tracker(store: str | None) -> Tracker:
     except ModelboardError:
         raise
     except Exception as exc:
-        raise StoreUnreachableError(
+        raise StoreUnavailableError(
             f"cannot open the store at {location.describe()}: {_first_line(exc)}"
         ) from exc
 
