@@ -32,6 +32,7 @@ def import_time(repeats: int) -> float:
 def fingerprint_time(megabytes: int) -> float:
     """Seconds to fingerprint ``megabytes`` of float32 data (median of 3)."""
     import numpy as np
+
     from modelboard.fingerprint import fingerprint_array
 
     data = np.random.default_rng(0).random(megabytes * 1024 * 1024 // 4, dtype=np.float32)

@@ -12,8 +12,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import modelboard as mb
 import numpy as np
+
+import modelboard as mb
 from modelboard.evaluation import compute_evaluation
 
 

@@ -47,9 +47,10 @@ def main(argv: list[str] | None = None) -> float:
     args = parser.parse_args(argv)
 
     import keras
-    import modelboard as mb
     import numpy as np
     from sklearn.datasets import load_digits
+
+    import modelboard as mb
 
     digits = load_digits()
     x = (digits.images / 16.0).astype("float32")[..., None]

@@ -115,10 +115,11 @@ def raw_sql(folder: Path, query) -> str:  # type: ignore[no-untyped-def]
 
 
 def bench_top(folder: Path, repeats: int) -> dict[str, float]:
+    from sqlalchemy import and_, select
+
     from modelboard.plugins import create_plugin_manager
     from modelboard.store import tables
     from modelboard.tracking import Tracker
-    from sqlalchemy import and_, select
 
     tracker = Tracker(folder, plugin_manager=create_plugin_manager(autoload=False))
     out: dict[str, float] = {}

@@ -82,8 +82,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
 
-    import modelboard as mb
     import torch
+
+    import modelboard as mb
 
     torch.set_num_threads(args.threads)
     x, y = (t.to(args.device) for t in digits())

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pluggy
+
 from modelboard.fingerprint import combine_fingerprints, fingerprint_array
 from modelboard.records import AugmentationRecord, DataRecord, SplitRecord
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import modelboard as mb
 import pluggy
 import pytest
 from pg_databases import new_pg_database
 from sample_runs import build_store
+
+import modelboard as mb
 
 
 def _load_triton_first() -> None:

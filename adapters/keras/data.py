@@ -8,6 +8,7 @@ import inspect
 from typing import Any
 
 import numpy as np
+
 from modelboard.adapters.keras.detect import (
     is_image_data_generator,
     is_image_iterator,

@@ -19,6 +19,7 @@ from modelboard.plugins import hookimpl
 
 if TYPE_CHECKING:
     import keras
+
     from modelboard.demo import DemoJob, DemoModels
     from modelboard.demo.data import DigitsData
     from modelboard.tracking import Run
@@ -173,8 +174,9 @@ class _KerasData:
     """The fitted ImageDataGenerator and the ``mb.Data`` that records it, made once a demo."""
 
     def __init__(self, data: DigitsData) -> None:
-        import modelboard as mb
         import tensorflow as tf
+
+        import modelboard as mb
         from modelboard.demo.data import AUGMENTATION_SETTINGS
 
         self.datagen = tf.keras.preprocessing.image.ImageDataGenerator(**AUGMENTATION_SETTINGS)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+
 import numpy as np
+
 from modelboard.gradients import STAT_COLUMNS as GRADIENT_COLUMNS
 from modelboard.gradients import stats_from_rows
 from modelboard.records import ParameterGradientStats

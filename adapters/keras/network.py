@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import numpy as np
+
 from modelboard.canonical import (
     architecture_signature,
     as_int_list,

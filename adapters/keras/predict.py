@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from modelboard.plugins.types import ModelOutputs
 
 __all__ = ["predict_probabilities", "outputs_are_logits", "last_activation"]

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
+
+from modelboard.adapters.keras.data import dataset_batch_size, preprocessing_augmentations
 from modelboard.adapters.keras.detect import is_image_iterator, is_tf_dataset
 from modelboard.adapters.keras.gradients import GradientCapture
-from modelboard.adapters.keras.data import dataset_batch_size, preprocessing_augmentations
 from modelboard.adapters.keras.network import (
     current_learning_rate,
     describe_compile,

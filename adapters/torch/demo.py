@@ -18,6 +18,7 @@ from modelboard.plugins import hookimpl
 
 if TYPE_CHECKING:
     import torch
+
     from modelboard.demo import DemoJob, DemoModels
     from modelboard.demo.data import DigitsData
     from modelboard.tracking import Run
@@ -169,10 +170,11 @@ class _TorchData:
     """The torchvision v2 pipeline (the seed's augmentations), tensors and the ``mb.Data``."""
 
     def __init__(self, data: DigitsData) -> None:
-        import modelboard as mb
         import torch
-        from modelboard.demo.data import AUGMENTATION_SETTINGS
         from torchvision.transforms import v2
+
+        import modelboard as mb
+        from modelboard.demo.data import AUGMENTATION_SETTINGS
 
         rotation, zoom = (
             AUGMENTATION_SETTINGS["rotation_range"],

@@ -21,14 +21,14 @@ probabilities, see ``predict.to_probabilities``) and mean squared error otherwis
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
-from modelboard.gradients import STAT_COLUMNS, stats_from_rows
-from modelboard.records import ParameterGradientStats
-from collections.abc import Callable
+
 from modelboard.adapters.torch.detect import module_device, unwrap_module
 from modelboard.adapters.torch.network import call_module
 from modelboard.adapters.torch.predict import as_input_tensor
+from modelboard.gradients import STAT_COLUMNS, stats_from_rows
+from modelboard.records import ParameterGradientStats
 
 if TYPE_CHECKING:
     import torch

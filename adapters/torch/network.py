@@ -14,6 +14,7 @@ The optimizer and learning-rate scheduler of the training loop are described her
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+
 from modelboard.adapters.torch.detect import module_device, plain_value, unwrap_module
 from modelboard.adapters.torch.reproduce import captured_init_args, reproduce_info
 from modelboard.canonical import (
@@ -23,8 +24,7 @@ from modelboard.canonical import (
     canonical_type,
     fold_activations,
 )
-from modelboard.records import LayerRecord, NetworkRecord
-from modelboard.records import OptimizerRecord
+from modelboard.records import LayerRecord, NetworkRecord, OptimizerRecord
 
 if TYPE_CHECKING:
     import torch

@@ -20,6 +20,7 @@ from modelboard.adapters.torch.detect import plain_value
 
 if TYPE_CHECKING:
     import torch
+
     from modelboard.records import NetworkRecord
 
 __all__ = ["captured_init_args", "module_spec", "reproduce_info", "rebuild"]

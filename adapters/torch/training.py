@@ -27,6 +27,7 @@ from modelboard.gradients import DEFAULT_GRADIENTS_EVERY, make_gradient_record
 
 if TYPE_CHECKING:
     import torch
+
     from modelboard.tracking.run import Run
 
 __all__ = ["TorchTrainingHandle", "attach_training", "OPTIMIZER_UPDATE_INTERVAL_S"]

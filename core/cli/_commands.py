@@ -35,6 +35,7 @@ _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 def open_tracker(store: str | None) -> Tracker:
     """A tracker on an existing store (read commands never create one)."""
     import pluggy
+
     from modelboard.store import resolve_location
     from modelboard.tracking import Tracker
 

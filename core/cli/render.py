@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
-    from modelboard.store import StoredRun
     from rich.console import Console
     from rich.table import Table
+
+    from modelboard.store import StoredRun
 
 __all__ = ["format_cell", "frame_table", "rows_table", "key_value_table", "render_run"]
 
@@ -93,6 +94,7 @@ def key_value_table(pairs: dict[str, Any], title: str | None = None) -> Table:
 def render_run(console: Console, stored: StoredRun) -> None:
     """``modelboard show``: every record of one stored run as tables, section by section."""
     import pandas as pd
+
     from modelboard.compare import flatten
     from modelboard.metric_direction import best_value
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.console import Console
+
 from modelboard.demo import grid, report
 from modelboard.demo.jobs import DemoContext, DemoModels
 from modelboard.demo.runner import (
@@ -21,7 +23,6 @@ from modelboard.demo.runner import (
     plan_runs,
     train,
 )
-from rich.console import Console
 
 if TYPE_CHECKING:
     from modelboard.tracking import Tracker

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
-    from modelboard.compare import Comparison
-    from modelboard.tracking import Tracker
     from rich.console import Console
     from rich.table import Table
+
+    from modelboard.compare import Comparison
+    from modelboard.tracking import Tracker
 
 __all__ = [
     "SEED_COLUMNS",
@@ -75,8 +76,9 @@ def leaderboard_frame(tracker: Tracker, run_ids: Sequence[str], session: str) ->
 
 def print_leaderboard(console: Console, frame: pd.DataFrame) -> None:
     """The leaderboard as a rich table, ranked by validation accuracy."""
-    from modelboard.cli.render import format_cell
     from rich.table import Table
+
+    from modelboard.cli.render import format_cell
 
     table = Table(title="Leaderboard: ranked by validation accuracy", title_justify="left")
     table.add_column("#", justify="right")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from modelboard.evaluation.curves import macro_roc, pr_points, roc_points
 from modelboard.evaluation.task import PreparedInputs
 

@@ -14,6 +14,7 @@ import numpy as np
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
     from modelboard.records import EvaluationRecord, TrainingRecord
 
 __all__ = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from modelboard.evaluation.task import PreparedInputs
 
 __all__ = ["regression_metrics"]

@@ -9,6 +9,7 @@ from modelboard.store import query_runs, select_run_ids
 
 if TYPE_CHECKING:
     import pandas as pd
+
     from modelboard.store import SQLStore
 
 __all__ = ["leaderboard", "leaderboard_table", "leaderboard_ids"]

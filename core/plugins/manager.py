@@ -12,6 +12,7 @@ import threading
 from importlib import metadata
 
 import pluggy
+
 from modelboard import settings
 from modelboard.errors import PluginLoadError
 from modelboard.plugins import hookspecs

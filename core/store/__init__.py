@@ -5,14 +5,14 @@ Views read runs through ``SQLStore``'s public methods and the query API re-expor
 ``modelboard.store.query``), never through the store's private methods or its SQL.
 """
 
+from modelboard.store.columns import STANDARD_COLUMNS, Column, ColumnResolver, Source
+from modelboard.store.filter import FilterError, parse_filter
 from modelboard.store.location import (
     ARTIFACT_ROOT_ENV,
     URI_ENV,
     StoreLocation,
     resolve_location,
 )
-from modelboard.store.columns import STANDARD_COLUMNS, Column, ColumnResolver, Source
-from modelboard.store.filter import FilterError, parse_filter
 from modelboard.store.query import (
     DEFAULT_RUN_COLUMNS,
     RunPage,

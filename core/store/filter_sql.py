@@ -13,6 +13,9 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import and_, case, exists, false, func, literal, not_, or_
+from sqlalchemy.sql.elements import ColumnElement
+
 from modelboard.store import tables
 from modelboard.store.columns import Column, ColumnResolver, Source
 from modelboard.store.filter import (
@@ -27,12 +30,11 @@ from modelboard.store.filter import (
     Node,
     Not,
 )
-from sqlalchemy import and_, case, exists, false, func, literal, not_, or_
-from sqlalchemy.sql.elements import ColumnElement
 
 if TYPE_CHECKING:
-    from modelboard.store import SQLStore
     from sqlalchemy.sql import FromClause
+
+    from modelboard.store import SQLStore
 
 __all__ = ["QueryBuilder", "MAX_JOINED_VALUES"]
 

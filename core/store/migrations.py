@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy.engine import Engine
+
 from modelboard.errors import StoreVersionError
 from modelboard.store import tables
 from modelboard.store.tables import STORE_SCHEMA_VERSION, TABLES_BY_VERSION
-from sqlalchemy import Connection, inspect, select, text
-from sqlalchemy.engine import Engine
 
 __all__ = ["ensure_schema", "create_schema_at_version", "read_schema_version", "MIGRATIONS"]
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import and_, exists, func, or_, select, tuple_, union
+
 from modelboard.store import tables
 from modelboard.store.columns import (
     RUN_COLUMNS,
@@ -31,12 +33,12 @@ from modelboard.store.columns import (
 )
 from modelboard.store.filter import parse_filter
 from modelboard.store.filter_sql import QueryBuilder
-from sqlalchemy import and_, exists, func, or_, select, tuple_, union
 
 if TYPE_CHECKING:
-    from modelboard.store.sql_store import SQLStore
     from sqlalchemy import Connection
     from sqlalchemy.sql.elements import ColumnElement
+
+    from modelboard.store.sql_store import SQLStore
 
 __all__ = [
     "RunPage",

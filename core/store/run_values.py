@@ -18,11 +18,12 @@ import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlalchemy import Connection, delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
 from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, Record, RunRecord
 from modelboard.serialization import dumps, to_jsonable
 from modelboard.store import tables
-from sqlalchemy import Connection, delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 __all__ = [
     "ValueRow",

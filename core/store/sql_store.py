@@ -9,6 +9,9 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
+from sqlalchemy import Connection, case, delete, func, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+
 from modelboard.errors import AmbiguousRunIdError, RunNotFoundError, StoreUnavailableError
 from modelboard.records import (
     ArtifactRecord,
@@ -31,8 +34,6 @@ from modelboard.store.run_values import (
     run_record_rows,
     write_record_values,
 )
-from sqlalchemy import Connection, case, delete, func, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 __all__ = ["SQLStore", "MetricPoint", "DEFAULT_HEARTBEAT_TIMEOUT_S"]
 

@@ -28,6 +28,7 @@ from modelboard.tracking.writer import RunWriter
 
 if TYPE_CHECKING:
     import pluggy
+
     from modelboard.data import Data
     from modelboard.plugins.types import TrainingHandle
     from modelboard.store import SQLStore

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pluggy
+
 from modelboard.errors import UnsupportedModelError
 from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, RunRecord
 from modelboard.store import SQLStore, resolve_location

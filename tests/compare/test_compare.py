@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from modelboard.compare import SECTIONS, align_pair, leaf_layers
 from sample_runs import keras_basic_cnn, torch_basic_cnn
+
+from modelboard.compare import SECTIONS, align_pair, leaf_layers
 
 
 def test_keras_and_torch_basic_cnn_align_layer_by_layer(sample) -> None:  # type: ignore[no-untyped-def]

@@ -11,8 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import modelboard as mb
 import pytest
+
+import modelboard as mb
 
 pytestmark = [pytest.mark.keras, pytest.mark.torch]
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import modelboard as mb
 import numpy as np
 import pandas as pd
 import pytest
+
+import modelboard as mb
 from modelboard.data import image_geometry
 from modelboard.fingerprint import fingerprint_array
 

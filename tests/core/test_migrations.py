@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import modelboard as mb
 import pytest
+from sqlalchemy import select
+
+import modelboard as mb
 from modelboard.records import EvaluationRecord, RunRecord
 from modelboard.store import STORE_SCHEMA_VERSION, resolve_location, tables
 from modelboard.store.engine import make_engine
 from modelboard.store.migrations import create_schema_at_version, read_schema_version
-from sqlalchemy import select
 
 
 def test_a_new_store_is_at_the_current_version(tracker: mb.Tracker) -> None:

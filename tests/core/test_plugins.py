@@ -10,9 +10,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-import modelboard as mb
 import numpy as np
 import pytest
+
+import modelboard as mb
 from modelboard.plugins import (
     FrameworkInfo,
     adapter_names,

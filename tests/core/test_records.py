@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import modelboard as mb
 import numpy as np
 import pytest
+
+import modelboard as mb
 from modelboard.records import (
     AugmentationRecord,
     DataRecord,

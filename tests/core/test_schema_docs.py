@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from modelboard import records
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "schema.md"

@@ -6,6 +6,7 @@ import json
 import math
 
 import numpy as np
+
 from modelboard.serialization import dumps, from_jsonable, loads, to_jsonable
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import modelboard as mb
 import numpy as np
 import pytest
+
+import modelboard as mb
 from modelboard.gradients import make_gradient_record
 from modelboard.records import (
     AugmentationRecord,

@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import modelboard as mb
 import pytest
+
+import modelboard as mb
 from modelboard.demo import report
 from modelboard.demo.runner import missing_packages
 

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import modelboard as mb
 import numpy as np
 import pytest
+
+import modelboard as mb
 from modelboard.demo import DemoJob, DemoModels
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from modelboard.evaluation import compute_evaluation
 from modelboard.evaluation.curves import MAX_CURVE_POINTS, downsample_indices
 

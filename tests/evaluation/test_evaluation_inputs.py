@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import modelboard as mb
 import numpy as np
 import pandas as pd
 import pytest
+
+import modelboard as mb
 from modelboard.evaluation import compute_evaluation
 
 PROBS = np.array([[0.7, 0.2, 0.1], [0.1, 0.8, 0.1], [0.2, 0.2, 0.6], [0.5, 0.3, 0.2]])

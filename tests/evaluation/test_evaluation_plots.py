@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import modelboard as mb
 import numpy as np
 import pytest
-from modelboard.evaluation.plots import PLOT_SIZES
 from PIL import Image
+
+import modelboard as mb
+from modelboard.evaluation.plots import PLOT_SIZES
 
 
 def _open_png(path: Path) -> Image.Image:

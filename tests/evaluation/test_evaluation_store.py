@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 
-import modelboard as mb
 import numpy as np
-from modelboard.store import tables
 from sqlalchemy import select
+
+import modelboard as mb
+from modelboard.store import tables
 
 LEADERBOARD_METRICS = ("accuracy", "precision_macro", "recall_macro", "f1_macro", "auc_macro")
 

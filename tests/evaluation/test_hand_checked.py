@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 
-import modelboard as mb
 import numpy as np
 import pytest
+
+import modelboard as mb
 from modelboard.evaluation import compute_evaluation
 from modelboard.records import EvaluationRecord
 

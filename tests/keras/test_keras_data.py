@@ -6,8 +6,9 @@ import inspect
 from typing import Any
 
 import keras
-import modelboard as mb
 import pytest
+
+import modelboard as mb
 
 L = keras.layers
 BACKEND = keras.backend.backend()

@@ -6,9 +6,10 @@ import json
 from typing import Any
 
 import keras
-import modelboard as mb
 import numpy as np
 import pytest
+
+import modelboard as mb
 
 L = keras.layers
 

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import keras
-import modelboard as mb
 import numpy as np
 import pytest
+
+import modelboard as mb
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent

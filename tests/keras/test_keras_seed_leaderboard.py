@@ -7,9 +7,10 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import modelboard as mb
 import numpy as np
 import pytest
+
+import modelboard as mb
 
 pytestmark = pytest.mark.filterwarnings("ignore:Please import:DeprecationWarning")  # scipy, legacy
 SEED_AUGMENTATIONS = {

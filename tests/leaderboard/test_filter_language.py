@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from modelboard.leaderboard import FilterError, parse_filter
 from modelboard.store.filter import BoolOp, Comparison, Contains, InList, IsNull, Like, Not
 

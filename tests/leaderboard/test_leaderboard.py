@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
+
 from modelboard.leaderboard import FilterError, leaderboard_ids, metric_direction
 
 

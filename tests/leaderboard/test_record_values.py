@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from modelboard.store import tables
-from modelboard.store.run_values import data_record_rows, network_record_rows, rebuild_run_values
 from sample_runs import build_store, digits_data, keras_basic_cnn
 from sqlalchemy import select
+
+from modelboard.store import tables
+from modelboard.store.run_values import data_record_rows, network_record_rows, rebuild_run_values
 
 
 def _values(tracker, run_id: str) -> dict[tuple[str, str], tuple]:  # type: ignore[no-untyped-def]

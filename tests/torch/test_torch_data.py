@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import modelboard as mb
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
+
+import modelboard as mb
 
 pytestmark = pytest.mark.torch
 

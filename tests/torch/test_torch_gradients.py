@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 from types import ModuleType
 
-import modelboard as mb
 import pytest
 import torch
+
+import modelboard as mb
 
 pytestmark = pytest.mark.torch
 

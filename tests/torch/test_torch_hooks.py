@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-import modelboard as mb
 import pytest
 import torch
 from torch.nn.modules import module as module_globals
+
+import modelboard as mb
 
 pytestmark = pytest.mark.torch
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-import modelboard as mb
 import pytest
 import torch
+
+import modelboard as mb
 from modelboard.canonical import signature_layers
 
 pytestmark = [pytest.mark.torch, pytest.mark.keras]

@@ -6,11 +6,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import modelboard as mb
 import pytest
 import torch
-from modelboard.canonical import architecture_signature, signature_layers
 from torch import nn
+
+import modelboard as mb
+from modelboard.canonical import architecture_signature, signature_layers
 
 pytestmark = pytest.mark.torch
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import modelboard as mb
 import numpy as np
 import pytest
 import torch
+
+import modelboard as mb
 from modelboard.adapters.torch import plugin
 
 pytestmark = pytest.mark.torch

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from types import ModuleType
 
-import modelboard as mb
 import numpy as np
 import pytest
 import torch
-from modelboard.evaluation.probabilities import to_probabilities
 from torch import nn
+
+import modelboard as mb
+from modelboard.evaluation.probabilities import to_probabilities
 
 pytestmark = pytest.mark.torch
 

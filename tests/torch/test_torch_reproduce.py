@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from types import ModuleType
 
-import modelboard as mb
 import pytest
 import torch
-from modelboard.canonical import signature_layers
 from torch import nn
+
+import modelboard as mb
+from modelboard.canonical import signature_layers
 
 pytestmark = pytest.mark.torch
 
