@@ -6,10 +6,10 @@ off), ``loss``, ``batch_size``, ``epochs``, ``architecture``, ``init_args``, ``f
 ``output`` (``auto``, ``logits`` or ``raw``: how predictions become probabilities).
 """
 
-from modelboard.adapters.torch.plugin import *  # noqa: F401,F403
-from modelboard.adapters.torch.plugin import __all__  # noqa: F401
 from modelboard.adapters.torch.demo import (  # noqa: F401  (the demo hooks)
     modelboard_demo_models,
     modelboard_demo_session,
     modelboard_demo_train,
 )
+from modelboard.adapters.torch.plugin import *  # noqa: F401,F403
+from modelboard.adapters.torch.plugin import __all__  # noqa: F401
