@@ -1,8 +1,7 @@
-"""The Keras side of ``modelboard demo``: the seed paper's two networks in Keras 3, sized for
-8x8 single-channel digits, and the training of one demo run with ``fit``.
+"""The Keras side of ``modelboard demo``: the seed paper's two networks and their training loop.
 
-The hookimpls here answer only for the ``keras`` framework; TensorFlow and Keras are imported
-inside the functions, when a demo runs.
+Hook implementations of the demo hooks (see ``modelboard.plugins.hookspecs``). Nothing here
+imports keras or tensorflow at module level.
 """
 
 from __future__ import annotations
@@ -36,6 +35,9 @@ __all__ = [
 ]
 
 FRAMEWORK = "keras"
+
+
+# -- the networks -----------------------------------------------------------------------------
 
 
 def basic_cnn(input_shape: tuple[int, int, int] = (8, 8, 1), num_classes: int = 10) -> keras.Model:
@@ -107,6 +109,8 @@ def make_optimizer(name: str, learning_rate: float) -> Any:
     return classes[name](learning_rate=learning_rate)
 
 
+# -- the session: TensorFlow imported, one thread, its C++ log lines dropped -------------------
+
 #: TensorFlow's C++ log lines (absl format), which ignore TF_CPP_MIN_LOG_LEVEL in TF 2.21.
 _TF_LOG_LINE = re.compile(
     rb"^(?:[IWEF]\d{4} \d+:\d+:\d+\.\d+\s+\d+ [\w.]+:\d+\]"
@@ -144,9 +148,10 @@ def tensorflow_logs_dropped() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _keras_session() -> Iterator[None]:
-    """TensorFlow imported with its C++ logs filtered, and one intra-op thread when its runtime
-    has not started yet: on 2 busy cores that made basic_cnn's epochs about 3 times faster."""
+def _session() -> Iterator[None]:
+    """TensorFlow's log lines dropped for the whole demo; keras and TensorFlow imported, with
+    one intra-op thread when TensorFlow has not started yet (on 2 busy cores that made the
+    basic_cnn's epochs about 3 times faster)."""
     with tensorflow_logs_dropped():
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         import keras  # noqa: F401
@@ -157,7 +162,10 @@ def _keras_session() -> Iterator[None]:
         yield
 
 
-def _seed_keras(seed: int | None) -> None:
+# -- one run ----------------------------------------------------------------------------------
+
+
+def _seed(seed: int | None) -> None:
     """Seed Python, numpy, TensorFlow and Keras; turn on TensorFlow's op determinism (it has
     no switch to turn it off again: it stays on in this process)."""
     if seed is None:
@@ -171,7 +179,7 @@ def _seed_keras(seed: int | None) -> None:
 
 
 class _KerasData:
-    """The fitted ImageDataGenerator and the ``mb.Data`` that records it, made once a demo."""
+    """The fitted ImageDataGenerator and the ``mb.Data`` that records it, made once."""
 
     def __init__(self, data: DigitsData) -> None:
         import tensorflow as tf
@@ -194,29 +202,12 @@ class _KerasData:
         )
 
 
-@hookimpl
-def modelboard_demo_models() -> DemoModels:
-    from modelboard.demo import DemoModels
-
-    return DemoModels(FRAMEWORK, tuple(_BUILDERS), requirements=("tensorflow", "keras"))
-
-
-@hookimpl
-def modelboard_demo_session(
-    frameworks: list[str],
-) -> contextlib.AbstractContextManager[None] | None:
-    return _keras_session() if FRAMEWORK in frameworks else None
-
-
-@hookimpl
-def modelboard_demo_train(job: DemoJob) -> Run | None:
-    if job.framework != FRAMEWORK:
-        return None
+def _train(job: DemoJob) -> Run:
     import keras
 
-    _seed_keras(job.seed)
-    data, s = job.data, job.setting
     prepared = job.prepared(_KerasData)
+    data, s = job.data, job.setting
+    _seed(job.seed)
     model = build(s.model, data.x_train.shape[1:], data.num_classes)
     model.compile(
         optimizer=make_optimizer(s.optimizer, s.learning_rate),
@@ -242,3 +233,29 @@ def modelboard_demo_train(job: DemoJob) -> Run | None:
         )
         run.evaluate(prepared.x_val, data.y_val, class_names=data.class_names)
     return run
+
+
+# -- the hooks --------------------------------------------------------------------------------
+
+
+@hookimpl
+def modelboard_demo_models() -> DemoModels:
+    """The seed paper's basic_cnn and vgg_cnn, in Keras 3 on TensorFlow."""
+    from modelboard.demo import DemoModels
+
+    return DemoModels(FRAMEWORK, tuple(_BUILDERS), requirements=("tensorflow", "keras"))
+
+
+@hookimpl
+def modelboard_demo_session(
+    frameworks: list[str],
+) -> contextlib.AbstractContextManager[None] | None:
+    """Import TensorFlow (after torch: see the PyTorch adapter's ``tryfirst``) and filter its
+    log lines for the whole demo."""
+    return _session() if FRAMEWORK in frameworks else None
+
+
+@hookimpl
+def modelboard_demo_train(job: DemoJob) -> Run | None:
+    """Train a Keras demo run with ``model.fit`` on the augmented digits."""
+    return _train(job) if job.framework == FRAMEWORK else None

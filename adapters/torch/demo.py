@@ -227,6 +227,7 @@ class _TorchData:
 
 @hookimpl
 def modelboard_demo_models() -> DemoModels:
+    """The seed paper's basic_cnn and vgg_cnn, layer for layer the Keras adapter's twins."""
     from modelboard.demo import DemoModels
 
     return DemoModels(FRAMEWORK, tuple(_BUILDERS), requirements=("torch", "torchvision"))
@@ -236,11 +237,14 @@ def modelboard_demo_models() -> DemoModels:
 def modelboard_demo_session(
     frameworks: list[str],
 ) -> contextlib.AbstractContextManager[None] | None:
+    """Import torch and torchvision; ``tryfirst``, because importing torchvision after
+    TensorFlow crashes the process."""
     return _torch_session() if FRAMEWORK in frameworks else None
 
 
 @hookimpl
 def modelboard_demo_train(job: DemoJob) -> Run | None:
+    """Train a PyTorch demo run with a plain loop, one thread, seeded when the demo is."""
     if job.framework != FRAMEWORK:
         return None
     with _torch_context(job.seed) as generator:
