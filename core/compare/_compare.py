@@ -17,7 +17,7 @@ from modelboard.metric_direction import best_point, metric_direction
 if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
-    from modelboard.tracking.stored_run import StoredRun
+    from modelboard.store import StoredRun
 
 __all__ = ["Comparison", "compare_runs", "flatten", "SECTIONS", "run_label"]
 
