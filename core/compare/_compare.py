@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from matplotlib.figure import Figure
 
-    from modelboard.tracking.stored_run import StoredRun
+    from modelboard.store import StoredRun
 
 __all__ = ["Comparison", "compare_runs", "flatten", "SECTIONS", "run_label"]
 

@@ -1,7 +1,10 @@
-"""Packages meet through public names: no module imports another package's ``_private`` name.
+"""Packages meet through public names: no module uses another package's ``_private`` name.
 
-A ``_``-prefixed module or name is private to the package that holds it. ``core/store`` is
-one unit (its modules may share private helpers); everything else goes through ``__all__``.
+A ``_``-prefixed module, name or class member is private to the package that holds it.
+``core/store`` is one unit (its modules may share private helpers); everything else goes through
+``__all__`` and public methods. Checked: imports (``from modelboard.x._y import z``), dotted
+use (``modelboard.x._y``, also through an imported alias) and members of another package's
+classes (``store._read``).
 """
 
 from __future__ import annotations
@@ -47,26 +50,98 @@ def _allowed(importer_package: str, owner: str) -> bool:
     return owner.startswith(store) and importer_package.startswith(store)
 
 
-def private_imports(root: Path = ROOT) -> list[str]:
-    """Every ``file:line: imported name`` that reaches into another package's private name."""
-    found = []
+def _is_private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def _sources(root: Path) -> list[tuple[Path, str, ast.Module]]:
+    out = []
     for folder in ("core", "adapters"):
         for path in sorted((root / folder).rglob("*.py")):
             module = _module_name(path, root)
             package = _package_of(module, path.name == "__init__.py")
-            for node in ast.walk(ast.parse(path.read_text(), str(path))):
-                names: list[str] = []
-                if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                    names = [f"{node.module}.{alias.name}" for alias in node.names]
-                elif isinstance(node, ast.Import):
-                    names = [alias.name for alias in node.names]
-                for name in names:
-                    if not name.startswith("modelboard."):
-                        continue
-                    owner = _owner(name)
-                    if owner is not None and not _allowed(package, owner):
-                        found.append(f"{path.relative_to(root)}:{node.lineno}: {name}")
-    return found
+            out.append((path, package, ast.parse(path.read_text(), str(path))))
+    return out
+
+
+def _private_members(sources: list[tuple[Path, str, ast.Module]]) -> dict[str, set[str]]:
+    """Private class members (methods, class attributes, ``self._x``) and the packages that
+    define them."""
+    members: dict[str, set[str]] = {}
+    for _, package, tree in sources:
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            names = []
+            for item in node.body:
+                if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    names.append(item.name)
+                elif isinstance(item, (ast.Assign, ast.AnnAssign)):
+                    targets = item.targets if isinstance(item, ast.Assign) else [item.target]
+                    names += [t.id for t in targets if isinstance(t, ast.Name)]
+            for item in ast.walk(node):
+                if (
+                    isinstance(item, ast.Attribute)
+                    and isinstance(item.ctx, ast.Store)
+                    and isinstance(item.value, ast.Name)
+                    and item.value.id in ("self", "cls")
+                ):
+                    names.append(item.attr)
+            for name in names:
+                if _is_private(name):
+                    members.setdefault(name, set()).add(package)
+    return members
+
+
+def _dotted(node: ast.expr, aliases: dict[str, str]) -> str | None:
+    """``a.b.c`` for an attribute chain whose root name is bound to a modelboard name."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name) or node.id not in aliases:
+        return None
+    return ".".join([aliases[node.id], *reversed(parts)])
+
+
+def private_imports(root: Path = ROOT) -> list[str]:
+    """Every ``file:line: name`` that reaches into another package's private name."""
+    sources = _sources(root)
+    members = _private_members(sources)
+    found = []
+    for path, package, tree in sources:
+        where = path.relative_to(root)
+        aliases = {"modelboard": "modelboard"}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    aliases[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        aliases[alias.asname] = alias.name
+        for node in ast.walk(tree):
+            names: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names = [f"{node.module}.{alias.name}" for alias in node.names]
+            elif isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.Attribute) and _is_private(node.attr):
+                dotted = _dotted(node, aliases)
+                if dotted is not None:
+                    names = [dotted]
+                elif not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls")):
+                    owners = members.get(node.attr, set())
+                    foreign = {o for o in owners if not _allowed(package, o)}
+                    if foreign and package not in owners:
+                        found.append(f"{where}:{node.lineno}: .{node.attr} of {min(foreign)}")
+            for name in names:
+                if not name.startswith("modelboard."):
+                    continue
+                owner = _owner(name)
+                if owner is not None and not _allowed(package, owner):
+                    found.append(f"{where}:{node.lineno}: {name}")
+    return sorted(set(found))
 
 
 def test_no_module_uses_another_packages_private_names() -> None:
@@ -78,11 +153,23 @@ def test_the_check_finds_a_planted_violation(tmp_path: Path) -> None:
     (tmp_path / "core" / "store").mkdir(parents=True)
     (tmp_path / "adapters").mkdir()
     (tmp_path / "core" / "cli" / "commands.py").write_text(
-        "from modelboard.store._internal import helper\nfrom modelboard.store import query\n"
+        "import modelboard.store\n"
+        "import modelboard.leaderboard as board\n"
+        "from modelboard.store._internal import helper\n"
+        "from modelboard.store import query\n"
+        "rows = store._read(work)\n"
+        "window = board._frame.WINDOW\n"
+        "public = store.read(work), self._read\n"
     )
     (tmp_path / "core" / "store" / "query.py").write_text(
         "from modelboard.store._internal import helper\n"  # the store's own: allowed
+        "rows = store._read(work)\n"
+    )
+    (tmp_path / "core" / "store" / "sql_store.py").write_text(
+        "class SQLStore:\n    def _read(self, work):\n        return work\n"
     )
     assert private_imports(tmp_path) == [
-        "core/cli/commands.py:1: modelboard.store._internal.helper"
+        "core/cli/commands.py:3: modelboard.store._internal.helper",
+        "core/cli/commands.py:5: ._read of modelboard.store",
+        "core/cli/commands.py:6: modelboard.leaderboard._frame",
     ]
