@@ -12,12 +12,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from modelboard._triton_guard import install as _install_triton_guard
 from modelboard._version import __version__
+
+_install_triton_guard()  # import triton after TensorFlow without a crash (tensorflow#124205)
 
 if TYPE_CHECKING:
     from modelboard.data import Data
     from modelboard.errors import (
         AmbiguousRunIdError,
+        ArtifactPathError,
         ModelboardError,
         PluginLoadError,
         RunFinishedError,
@@ -48,6 +52,7 @@ __all__ = [
     "AmbiguousRunIdError",
     "PluginLoadError",
     "RunFinishedError",
+    "ArtifactPathError",
 ]
 
 _LAZY = {
@@ -67,6 +72,7 @@ _LAZY = {
     "AmbiguousRunIdError": "modelboard.errors",
     "PluginLoadError": "modelboard.errors",
     "RunFinishedError": "modelboard.errors",
+    "ArtifactPathError": "modelboard.errors",
 }
 
 

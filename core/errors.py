@@ -11,6 +11,7 @@ __all__ = [
     "AmbiguousRunIdError",
     "PluginLoadError",
     "RunFinishedError",
+    "ArtifactPathError",
 ]
 
 
@@ -59,3 +60,7 @@ class PluginLoadError(ModelboardError, ImportError):
 
 class RunFinishedError(ModelboardError, RuntimeError):
     """Something was logged to a run that has already finished."""
+
+
+class ArtifactPathError(ModelboardError, ValueError):
+    """An artifact path or run id that would reach outside the run's artifact folder."""

@@ -269,13 +269,21 @@ def cmd_gc(args: argparse.Namespace) -> int:
     )
     freed = sum(f.stat().st_size for p in orphans for f in p.rglob("*") if f.is_file())
     rows = tracker.store.delete_orphan_rows(dry_run=bool(args.dry_run))
+    failed: list[str] = []
     if not args.dry_run:
         for folder in orphans:
             shutil.rmtree(folder, ignore_errors=True)
+        failed = [p.name for p in orphans if p.exists()]
+        if failed:
+            freed -= sum(
+                f.stat().st_size for p in orphans if p.exists() for f in p.rglob("*") if f.is_file()
+            )
+            orphans = [p for p in orphans if not p.exists()]
     if args.json:
         _print_json(
             {
                 "removed": [p.name for p in orphans],
+                "failed": failed,
                 "bytes": freed,
                 "rows": rows,
                 "dry_run": bool(args.dry_run),
@@ -287,7 +295,9 @@ def cmd_gc(args: argparse.Namespace) -> int:
             f"{verb} {len(orphans)} artifact folder(s) of deleted runs, {freed / 1e6:.1f} MB, "
             f"and {rows} database row(s) of deleted runs"
         )
-    return 0
+        if failed:
+            print(f"could not remove {len(failed)} folder(s): {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

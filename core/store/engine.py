@@ -55,12 +55,25 @@ def _begin_sqlite(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def _create_private_file(database: Path) -> None:
+    """A new store's folder (0700) and database file (0600) readable by their owner alone:
+    records hold command lines, paths and host names. SQLite gives its -wal and -shm files the
+    database file's permissions. An existing folder or file keeps the permissions it has."""
+    import contextlib
+    import os
+
+    database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not database.exists():
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``; for SQLite the folder is created and WAL is switched on."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private_file(Path(parsed.database).expanduser())
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},

@@ -23,6 +23,7 @@ from modelboard.records import (
     TrainingRecord,
 )
 from modelboard.store import tables
+from modelboard.store.artifact_paths import is_run_id, run_folder
 from modelboard.store.engine import READ_ONLY, make_engine
 from modelboard.store.location import URI_ENV, StoreLocation
 from modelboard.store.migrations import ensure_schema
@@ -74,7 +75,7 @@ class SQLStore:
                 f"cannot open the store at {location.describe()}: {reason}. Check that the "
                 f"server is running and the URL is right (--store or {URI_ENV})"
             ) from exc
-        location.artifact_root.mkdir(parents=True, exist_ok=True)
+        location.artifact_root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     # -- transactions -------------------------------------------------------------------------
 
@@ -244,7 +245,11 @@ class SQLStore:
         )
 
     def delete_run(self, run_id: str) -> None:
-        """Delete a run with everything recorded for it, its artifact folder included."""
+        """Delete a run with everything recorded for it, its artifact folder included.
+
+        A stored id that is not one of ours (a crafted ``../../x``) loses its rows, but never
+        names a folder to delete: only a folder directly under the artifact root is removed.
+        """
         full_id = self.resolve_run_id(run_id)
 
         def work(conn: Connection) -> None:
@@ -259,7 +264,8 @@ class SQLStore:
             conn.execute(delete(tables.runs).where(tables.runs.c.id == full_id))
 
         self._write(work)
-        shutil.rmtree(self.artifact_dir(full_id, create=False), ignore_errors=True)
+        if is_run_id(full_id):
+            shutil.rmtree(self.artifact_dir(full_id, create=False), ignore_errors=True)
 
     # -- records ------------------------------------------------------------------------------
 
@@ -395,8 +401,9 @@ class SQLStore:
     # -- artifacts ----------------------------------------------------------------------------
 
     def artifact_dir(self, run_id: str, create: bool = True) -> Path:
-        """The folder of a run's artifacts under the artifact root."""
-        folder = self.location.artifact_root / run_id
+        """The folder of a run's artifacts under the artifact root (``ArtifactPathError`` for
+        an id that is not one of ours)."""
+        folder = run_folder(self.location.artifact_root, run_id)
         if create:
             folder.mkdir(parents=True, exist_ok=True)
         return folder

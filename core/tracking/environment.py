@@ -11,6 +11,8 @@ from typing import Any
 
 import pluggy
 
+from modelboard.tracking.secrets import mask_command_line
+
 __all__ = ["capture_environment", "git_state"]
 
 
@@ -53,7 +55,7 @@ def capture_environment(hooks: pluggy.HookRelay) -> dict[str, Any]:
         "pid": os.getpid(),
         "cwd": os.getcwd(),
         "executable": sys.executable,
-        "command": list(sys.argv),
+        "command": mask_command_line(sys.argv),
         "git": git_state(),
         "seeds": {"PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED")},
     }

@@ -23,7 +23,9 @@ from modelboard.records import (
     RunRecord,
     TrainingRecord,
 )
+from modelboard.store.artifact_paths import confined_artifact_path
 from modelboard.tracking import lifecycle
+from modelboard.tracking.validation import check_index, check_name, check_text
 from modelboard.tracking.writer import RunWriter
 
 if TYPE_CHECKING:
@@ -65,6 +67,19 @@ def _metric_value(key: str, value: Any) -> float:
         f"metric {key!r} must be a real number, got {type(value).__qualname__} {value!r:.60}; "
         "log text with run.set_tags() or run.log_params()"
     )
+
+
+def _check_nested_text(value: Any, what: str) -> None:
+    """Every string in a (nested) hyperparameter, keys included, is text the store can keep."""
+    if isinstance(value, str):
+        check_text(value, what)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_nested_text(str(key), what)
+            _check_nested_text(item, what)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _check_nested_text(item, what)
 
 
 class Run:
@@ -147,14 +162,13 @@ class Run:
         self._check_open("log metrics")
         if not metrics:
             raise ValueError("run.log() needs at least one metric, e.g. run.log(loss=0.3)")
-        values = {str(k): _metric_value(str(k), v) for k, v in metrics.items()}
+        values = {check_name(k, "metric"): _metric_value(str(k), v) for k, v in metrics.items()}
+        given_step = None if step is None else check_index(step, "step")
+        ep = None if epoch is None else check_index(epoch, "epoch")
         now = time.time()
         with self._lock:
-            if step is None:
-                step = self._next_step
-            step = int(step)
+            step = self._next_step if given_step is None else given_step
             self._next_step = max(self._next_step, step + 1)
-        ep = None if epoch is None else int(epoch)
         if ep is not None:
             with self._lock:
                 self._epochs_seen.add(ep)
@@ -163,28 +177,43 @@ class Run:
         self._writer.add_points([(k, step, ep, v, now) for k, v in values.items()])
 
     def log_params(self, **hparams: Any) -> None:
-        """Record hyperparameters (merged into earlier ones); written before this returns."""
+        """Record hyperparameters (merged into earlier ones); written before this returns.
+
+        A name or text the store cannot keep is refused before anything changes."""
+        self._check_open("log parameters")
+        for key, value in hparams.items():
+            check_name(key, "parameter")
+            _check_nested_text(value, f"parameter {key!r}")
         with self._lock:
             self.record.params.update(hparams)
             self._writer.put_run(self.record)
         self.flush()
 
     def set_tags(self, **tags: Any) -> None:
-        """Set tags (stored as text); written before this returns."""
+        """Set tags (stored as text); written before this returns. A name or value the store
+        cannot keep is refused before anything changes."""
+        self._check_open("set tags")
+        texts = {
+            check_name(k, "tag"): check_text(str(v), f"tag {str(k)[:40]!r}")
+            for k, v in tags.items()
+        }
         with self._lock:
-            self.record.tags.update({k: str(v) for k, v in tags.items()})
+            self.record.tags.update(texts)
             self._writer.put_run(self.record)
         self.flush()
 
     def log_artifact(
         self, path: str | Path, name: str | None = None, kind: str = "file"
     ) -> ArtifactRecord:
-        """Copy a file (or folder) into the run's artifact folder and register it."""
+        """Copy a file (or folder) into the run's artifact folder and register it.
+
+        ``name`` (default: the file's name) is a relative path inside the run's artifact
+        folder; a name that would leave it (``..``, an absolute path) is refused."""
+        self._check_open("log an artifact")
         source = Path(path)
         if not source.exists():
             raise FileNotFoundError(f"cannot log artifact {source}: no such file or folder")
-        target_name = name or source.name
-        target = self.artifact_dir / target_name
+        target_name, target = confined_artifact_path(self.artifact_dir, name or source.name)
         target.parent.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
             shutil.copytree(source, target, dirs_exist_ok=True)
@@ -303,10 +332,12 @@ class Run:
         """Evaluate on a split and store the record and its plots; see ``modelboard.evaluation``."""
         from modelboard.evaluation import evaluate_run
 
+        self._check_open("evaluate")
         return evaluate_run(self, x, y, **kwargs)
 
     def store_evaluation(self, record: EvaluationRecord) -> None:
         """Store an evaluation record (``evaluate`` calls this)."""
+        self._check_open("store an evaluation")
         self._store.put_evaluation(self.id, record)
 
     def training(self) -> TrainingRecord:
