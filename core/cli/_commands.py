@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelboard.errors import ModelboardError, StoreUnavailableError
@@ -33,25 +32,17 @@ _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def open_tracker(store: str | None) -> Tracker:
-    """A tracker on an existing store (read commands never create one)."""
+    """A read-only tracker on an existing store: read commands never create, migrate or change
+    a store, and refuse another application's database."""
     import pluggy
 
     from modelboard.store import resolve_location
     from modelboard.tracking import Tracker
 
     location = resolve_location(store)
-    if location.is_sqlite:
-        from sqlalchemy.engine import make_url
-
-        database = make_url(location.url).database
-        if database and database != ":memory:" and not Path(database).exists():
-            raise StoreUnavailableError(
-                f"no modelboard store at {location.describe()}; pass --store FOLDER_OR_URL or set "
-                "MODELBOARD_URI (a tracked run creates ./.modelboard)"
-            )
     try:
         # reading needs no adapter: a bare plugin manager keeps numpy and plugins unloaded
-        return Tracker(store, plugin_manager=pluggy.PluginManager("modelboard"))
+        return Tracker(store, plugin_manager=pluggy.PluginManager("modelboard"), read_only=True)
     except ModelboardError:
         raise
     except Exception as exc:

@@ -68,17 +68,27 @@ def _create_private_file(database: Path) -> None:
             os.close(os.open(database, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; for SQLite the folder is created and WAL is switched on."""
+def _set_sqlite_read_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # A reader changes nothing in the file: no journal mode switch, no synchronous setting.
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+
+
+def make_engine(url: str, create: bool = True) -> Engine:
+    """An engine for ``url``; for SQLite the folder is created and WAL is switched on.
+
+    With ``create=False`` (read-only commands) nothing is created and no setting is written:
+    the database file is left byte for byte as it was.
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
+        if create and parsed.database and parsed.database != ":memory:":
             _create_private_file(Path(parsed.database).expanduser())
         engine = create_engine(
             url,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
         )
-        event.listen(engine, "connect", _set_sqlite_pragmas)
+        event.listen(engine, "connect", _set_sqlite_pragmas if create else _set_sqlite_read_pragmas)
         event.listen(engine, "begin", _begin_sqlite)
     else:
         engine = create_engine(url, pool_pre_ping=True)

@@ -12,8 +12,9 @@ from collections.abc import Callable
 from sqlalchemy import Connection, inspect, select, text
 from sqlalchemy.engine import Engine
 
-from modelboard.errors import StoreVersionError
+from modelboard.errors import StoreUnavailableError, StoreVersionError
 from modelboard.store import tables
+from modelboard.store.engine import READ_ONLY as READ_ONLY_OPTION
 from modelboard.store.tables import STORE_SCHEMA_VERSION, TABLES_BY_VERSION
 
 __all__ = ["ensure_schema", "create_schema_at_version", "read_schema_version", "MIGRATIONS"]
@@ -85,6 +86,42 @@ def ensure_schema(engine: Engine, description: str) -> int:
         if version != STORE_SCHEMA_VERSION:
             _write_version(conn, STORE_SCHEMA_VERSION, existed=True)
         return STORE_SCHEMA_VERSION
+
+
+def check_schema(engine: Engine, description: str) -> int:
+    """The schema version of an existing store, read without writing anything.
+
+    ``StoreUnavailableError`` for a database with no modelboard schema (empty, or another
+    application's tables, which are named and left unchanged) and for one that needs a
+    migration (a writing command migrates it); ``StoreVersionError`` for a newer store.
+    """
+    with engine.connect().execution_options(**{READ_ONLY_OPTION: True}) as conn:
+        version = read_schema_version(conn)
+        names = sorted(inspect(conn).get_table_names()) if version is None else []
+    if version is None:
+        if names:
+            shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+            raise StoreUnavailableError(
+                f"the database at {description} is not a modelboard store: it holds other "
+                f"tables ({shown}); it was left unchanged. Point --store at a modelboard store"
+            )
+        raise StoreUnavailableError(
+            f"no modelboard store at {description}; pass --store FOLDER_OR_URL or set "
+            "MODELBOARD_URI (a tracked run creates ./.modelboard)"
+        )
+    if version > STORE_SCHEMA_VERSION:
+        raise StoreVersionError(
+            f"the store at {description} has schema version {version}, written by a newer "
+            f"modelboard; this one reads up to version {STORE_SCHEMA_VERSION}. "
+            "Upgrade modelboard (pip install -U modelboard) or use another store."
+        )
+    if version < STORE_SCHEMA_VERSION:
+        raise StoreUnavailableError(
+            f"the store at {description} has schema version {version} and needs migrating to "
+            f"{STORE_SCHEMA_VERSION}; a read-only command does not migrate: open it once with "
+            "mb.Tracker(...) or track a run, then read it"
+        )
+    return version
 
 
 def create_schema_at_version(engine: Engine, version: int) -> None:

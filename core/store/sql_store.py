@@ -10,9 +10,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, case, delete, func, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
 
-from modelboard.errors import AmbiguousRunIdError, RunNotFoundError, StoreUnavailableError
+from modelboard.errors import (
+    AmbiguousRunIdError,
+    ModelboardError,
+    RunNotFoundError,
+    StoreUnavailableError,
+)
 from modelboard.records import (
     ArtifactRecord,
     EvaluationRecord,
@@ -26,7 +32,7 @@ from modelboard.store import tables
 from modelboard.store.artifact_paths import is_run_id, run_folder
 from modelboard.store.engine import READ_ONLY, make_engine
 from modelboard.store.location import URI_ENV, StoreLocation
-from modelboard.store.migrations import ensure_schema
+from modelboard.store.migrations import check_schema, ensure_schema
 from modelboard.store.run_values import (
     EVALUATION_PREFIX,
     merge_metric_summaries,
@@ -59,23 +65,53 @@ class SQLStore:
     """
 
     def __init__(
-        self, location: StoreLocation, heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT_S
+        self,
+        location: StoreLocation,
+        heartbeat_timeout: float = DEFAULT_HEARTBEAT_TIMEOUT_S,
+        *,
+        create: bool = True,
     ):
+        """Open the store; ``create=False`` (read-only use) creates, migrates and writes
+        nothing, and refuses a missing store or another application's database."""
         self.location = location
         self.heartbeat_timeout = heartbeat_timeout
-        self.engine = make_engine(location.url)
+        self.read_only = not create
+        description = location.describe()
+        if not create and location.is_sqlite:
+            database = make_url(location.url).database
+            if database and database != ":memory:" and not Path(database).exists():
+                raise StoreUnavailableError(
+                    f"no modelboard store at {description}; pass --store FOLDER_OR_URL or set "
+                    f"{URI_ENV} (a tracked run creates ./.modelboard)"
+                )
+        self.engine = make_engine(location.url, create=create)
         try:
-            self.schema_version = self._with_retry(
-                lambda: ensure_schema(self.engine, location.describe())
-            )
+            if create:
+                self.schema_version = self._with_retry(
+                    lambda: ensure_schema(self.engine, description)
+                )
+            else:
+                self.schema_version = check_schema(self.engine, description)
         except (OperationalError, InterfaceError) as exc:
             self.engine.dispose()
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise StoreUnavailableError(
-                f"cannot open the store at {location.describe()}: {reason}. Check that the "
+                f"cannot open the store at {description}: {reason}. Check that the "
                 f"server is running and the URL is right (--store or {URI_ENV})"
             ) from exc
-        location.artifact_root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        except DatabaseError as exc:  # SQLite: "file is not a database"
+            self.engine.dispose()
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StoreUnavailableError(
+                f"the file behind the store at {description} is not a SQLite database or is "
+                f"corrupt ({reason}); point --store (or {URI_ENV}) at a modelboard store "
+                "folder, or move the file away to start a new store"
+            ) from exc
+        except ModelboardError:
+            self.engine.dispose()
+            raise
+        if create:
+            location.artifact_root.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     # -- transactions -------------------------------------------------------------------------
 

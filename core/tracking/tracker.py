@@ -12,7 +12,7 @@ from typing import Any
 
 import pluggy
 
-from modelboard.errors import UnsupportedModelError
+from modelboard.errors import ModelboardError, UnsupportedModelError
 from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, RunRecord
 from modelboard.store import SQLStore, resolve_location
 from modelboard.tracking.environment import capture_environment
@@ -37,7 +37,9 @@ class Tracker:
 
     ``store`` is a folder or an SQLAlchemy URL (``postgresql+psycopg://...``).
     ``heartbeat_timeout`` (default 30 s, or ``MODELBOARD_HEARTBEAT_TIMEOUT``) is how long a run
-    may go without a heartbeat before it reads as ``crashed``.
+    may go without a heartbeat before it reads as ``crashed``. ``read_only=True`` opens an
+    existing store without creating, migrating or writing anything (what ``modelboard ls``,
+    ``show``, ``compare`` and ``export`` use) and refuses to start runs.
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class Tracker:
         artifact_root: str | os.PathLike[str] | None = None,
         plugin_manager: pluggy.PluginManager | None = None,
         heartbeat_timeout: float | None = None,
+        read_only: bool = False,
     ) -> None:
         if plugin_manager is None:
             from modelboard.plugins import get_plugin_manager
@@ -56,8 +59,11 @@ class Tracker:
         self.plugins = plugin_manager
         self.project = project
         self.location = resolve_location(store, artifact_root)
+        self.read_only = read_only
         self.store = SQLStore(
-            self.location, heartbeat_timeout=_heartbeat_timeout(heartbeat_timeout)
+            self.location,
+            heartbeat_timeout=_heartbeat_timeout(heartbeat_timeout),
+            create=not read_only,
         )
         # the run that last tracked each model, to detach it when the model is tracked again;
         # weak, so that finished runs and their models can be freed
@@ -80,6 +86,11 @@ class Tracker:
         framework: str | None,
         framework_version: str | None,
     ) -> RunRecord:
+        if self.read_only:
+            raise ModelboardError(
+                f"this tracker opened {self.location.describe()} read-only; open it with "
+                "mb.Tracker(...) (read_only=False) to start runs"
+            )
         run_id = uuid.uuid4().hex
         now = time.time()
         parent_id = parent.id if isinstance(parent, Run) else parent
