@@ -11,6 +11,8 @@ __all__ = [
     "AmbiguousRunIdError",
     "PluginLoadError",
     "RunFinishedError",
+    "InvalidValueError",
+    "StoreWriteError",
 ]
 
 
@@ -59,3 +61,18 @@ class PluginLoadError(ModelboardError, ImportError):
 
 class RunFinishedError(ModelboardError, RuntimeError):
     """Something was logged to a run that has already finished."""
+
+
+class InvalidValueError(ModelboardError, ValueError):
+    """A value given to ``log``, ``log_params`` or ``set_tags`` cannot be stored as it is."""
+
+
+class StoreWriteError(ModelboardError):
+    """The store could not take a write: it is full, unreachable or refused the values.
+
+    ``refused_values`` is true when the database rejected the values themselves (so trying
+    again cannot help) and false when it was unavailable or full (trying later can)."""
+
+    def __init__(self, message: str, *, refused_values: bool = False) -> None:
+        super().__init__(message)
+        self.refused_values = refused_values

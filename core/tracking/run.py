@@ -12,7 +12,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from modelboard.errors import ModelboardError, RunFinishedError, RunNotFoundError
+from modelboard.errors import (
+    InvalidValueError,
+    ModelboardError,
+    RunFinishedError,
+    RunNotFoundError,
+    StoreWriteError,
+)
 from modelboard.records import (
     RUN_STATUSES,
     ArtifactRecord,
@@ -23,7 +29,9 @@ from modelboard.records import (
     RunRecord,
     TrainingRecord,
 )
+from modelboard.store.journal import replay_journals
 from modelboard.tracking import lifecycle
+from modelboard.tracking.checks import check_integer, check_name, check_values
 from modelboard.tracking.writer import RunWriter
 
 if TYPE_CHECKING:
@@ -93,7 +101,12 @@ class Run:
         self._next_step = 0
         self._last_epoch: int | None = None
         self._epochs_seen: set[int] = set()
-        self._written = False  # the final state reached the store
+        self._written = False  # the final state reached the store (or its journal)
+        self._metric_names: set[str] = set()  # names already checked
+        try:
+            replay_journals(store)  # what earlier runs could not write, now that we can
+        except Exception as exc:
+            log.warning("modelboard: journals of %s not replayed: %s", store.location, exc)
         self._writer = RunWriter(store, record.id)
         lifecycle.register(self)
 
@@ -111,7 +124,8 @@ class Run:
 
     @property
     def status(self) -> str:
-        """``running`` until finished, then ``finished``, ``failed`` or ``crashed``."""
+        """``running`` until finished, then ``finished``, ``failed``, ``killed`` (SIGTERM) or
+        ``crashed``."""
         return self.record.status
 
     @property
@@ -145,40 +159,64 @@ class Run:
         """Log metric values at a step (default: one more than the last) and optional epoch."""
         self._check_open("log metrics")
         if not metrics:
-            raise ValueError("run.log() needs at least one metric, e.g. run.log(loss=0.3)")
-        values = {str(k): _metric_value(str(k), v) for k, v in metrics.items()}
+            raise InvalidValueError("run.log() needs at least one metric, e.g. run.log(loss=0.3)")
+        known = self._metric_names
+        for key in metrics:
+            if key not in known:
+                check_name("metric name", key)
+                known.add(key)
+        values = [(k, _metric_value(k, v)) for k, v in metrics.items()]
+        if step is not None:
+            step = check_integer("step", step)
+        ep = None if epoch is None else check_integer("epoch", epoch)
         now = time.time()
         with self._lock:
             if step is None:
                 step = self._next_step
-            step = int(step)
             self._next_step = max(self._next_step, step + 1)
-        ep = None if epoch is None else int(epoch)
         if ep is not None:
             with self._lock:
                 self._epochs_seen.add(ep)
                 if self._last_epoch is None or ep > self._last_epoch:
                     self._last_epoch = ep
-        self._writer.add_points([(k, step, ep, v, now) for k, v in values.items()])
+        self._writer.add_points([(k, step, ep, v, now) for k, v in values])
 
     def log_params(self, **hparams: Any) -> None:
         """Record hyperparameters (merged into earlier ones); written before this returns."""
-        with self._lock:
-            self.record.params.update(hparams)
-            self._writer.put_run(self.record)
-        self.flush()
+        self._check_open("log params")
+        check_values("parameter", hparams)
+        self._update_run_values(self.record.params, hparams)
 
     def set_tags(self, **tags: Any) -> None:
         """Set tags (stored as text); written before this returns."""
+        self._check_open("set tags")
+        texts = {k: str(v) for k, v in tags.items()}
+        check_values("tag", texts)
+        self._update_run_values(self.record.tags, texts)
+
+    def _update_run_values(self, target: dict[str, Any], new: dict[str, Any]) -> None:
+        """Merge ``new`` into the run record's params or tags and write it now. If the store
+        refuses the values themselves, the record is restored: nothing refused stays queued."""
         with self._lock:
-            self.record.tags.update({k: str(v) for k, v in tags.items()})
+            before = dict(target)
+            target.update(new)
             self._writer.put_run(self.record)
-        self.flush()
+        try:
+            self.flush()
+        except StoreWriteError as exc:
+            if exc.refused_values:
+                with self._lock:
+                    target.clear()
+                    target.update(before)
+                    self._writer.put_run(self.record)
+                raise InvalidValueError(f"{exc}; nothing of this call was kept") from exc
+            raise
 
     def log_artifact(
         self, path: str | Path, name: str | None = None, kind: str = "file"
     ) -> ArtifactRecord:
         """Copy a file (or folder) into the run's artifact folder and register it."""
+        self._check_open("log an artifact")
         source = Path(path)
         if not source.exists():
             raise FileNotFoundError(f"cannot log artifact {source}: no such file or folder")
@@ -242,7 +280,10 @@ class Run:
                 self._writer.put_run(self.record)
 
     def flush(self) -> None:
-        """Write every queued point now (the writer also does so twice a second)."""
+        """Write every queued point now (the writer also does so four times a second).
+
+        Raises ``StoreWriteError`` when the store is full, unreachable or refuses the values;
+        what was not written stays queued."""
         self._writer.flush()
 
     # -- framework-backed actions -------------------------------------------------------------
@@ -299,10 +340,12 @@ class Run:
         """Evaluate on a split and store the record and its plots; see ``modelboard.evaluation``."""
         from modelboard.evaluation import evaluate_run
 
+        self._check_open("evaluate")
         return evaluate_run(self, x, y, **kwargs)
 
     def store_evaluation(self, record: EvaluationRecord) -> None:
         """Store an evaluation record (``evaluate`` calls this)."""
+        self._check_open("store an evaluation")
         self._store.put_evaluation(self.id, record)
 
     def training(self) -> TrainingRecord:
@@ -315,12 +358,14 @@ class Run:
     def finish(self, status: str = "finished", error: BaseException | None = None) -> None:
         """End the run: detach hooks, write what is queued, set the status. Idempotent.
 
-        If the store refuses the last writes, the run is still ended here and its data stays
-        in memory: the error says so, and calling ``finish()`` again (or the interpreter's
-        exit) tries once more.
+        If the store cannot take the last writes, the run is still ended here and what is left
+        goes to the run's journal beside the store, replayed once the store takes writes (a
+        ``StoreWriteError`` says so). If the journal cannot be written either, the data stays
+        in memory: calling ``finish()`` again (or the interpreter's exit) tries once more.
         """
         if status not in RUN_STATUSES or status == "running":
-            raise ValueError(f"status must be one of finished, failed, crashed; got {status!r}")
+            ended = ", ".join(s for s in RUN_STATUSES if s != "running")
+            raise ValueError(f"status must be one of {ended}; got {status!r}")
         with self._lock:
             if self._written:
                 return
@@ -354,13 +399,31 @@ class Run:
                     "recorded since is dropped"
                 ) from exc
             except Exception as exc:
-                raise ModelboardError(
-                    f"run {self.id[:8]} ended as {self.record.status}, but the store refused its "
-                    f"last writes ({exc}); they are kept in memory: call run.finish() again "
-                    "once the store is back"
-                ) from exc
+                self._spill_after_failed_finish(exc)
             self._written = True
             lifecycle.unregister(self)
+
+    def _spill_after_failed_finish(self, exc: Exception) -> None:
+        """Move what the store refused at ``finish`` to the journal, and say so; raises.
+
+        The run stays open for a later ``finish()`` (or the interpreter's exit), which replays
+        the journal once the store takes writes; a later run on the store replays it too."""
+        pending = self._writer.pending_points
+        try:
+            path = self._writer.spill()
+        except OSError as journal_error:
+            raise StoreWriteError(
+                f"run {self.id[:8]} ended as {self.record.status}, but the store refused its "
+                f"last writes ({exc}) and the journal could not be written ({journal_error}); "
+                f"{pending} point(s) and the final run record are kept in memory only: call "
+                "run.finish() again once the store is back, or they are lost at exit"
+            ) from exc
+        raise StoreWriteError(
+            f"run {self.id[:8]} ended as {self.record.status}, but the store refused its last "
+            f"writes ({exc}); {pending} point(s) and the final run record are kept in the "
+            f"journal {path or 'beside the store'}: call run.finish() again once the store is "
+            "back (a run started later on this store also writes them)"
+        ) from exc
 
     def __enter__(self) -> Run:
         return self
