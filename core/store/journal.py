@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["journal_dir", "journal_path", "append_journal", "replay_journal", "replay_journals"]
 
 log = logging.getLogger("modelboard")
-_REPLAY_CHUNK = 50_000
+_LINE_POINTS = 2_000
 
 
 def journal_dir(store: SQLStore) -> Path:
@@ -51,8 +51,10 @@ def append_journal(
     path = journal_path(store, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = []
-    if points:
-        lines.append(json.dumps({"points": [list(p) for p in points]}))
+    for start in range(0, len(points), _LINE_POINTS):  # one line, one transaction at replay
+        lines.append(
+            json.dumps({"points": [list(p) for p in points[start : start + _LINE_POINTS]]})
+        )
     if gradients:
         lines.append(json.dumps({"gradients": [g.to_json() for g in gradients]}))
     for kind, record in records.items():
@@ -69,8 +71,7 @@ def append_journal(
 def _replay_line(store: SQLStore, run_id: str, entry: dict[str, Any]) -> None:
     if "points" in entry:
         points = [(k, s, e, float(v), w) for k, s, e, v, w in entry["points"]]
-        for start in range(0, len(points), _REPLAY_CHUNK):
-            store.append_points(run_id, points[start : start + _REPLAY_CHUNK])  # type: ignore[arg-type]
+        store.append_points(run_id, points)  # type: ignore[arg-type]
     elif "gradients" in entry:
         grads = [GradientRecord.from_json(text) for text in entry["gradients"]]
         store.write_documents(run_id, gradient_records=grads)

@@ -38,6 +38,7 @@ HEARTBEAT_INTERVAL_S = 2.0
 MAX_LAG_S = 0.35  # seconds of points the buffer may hold before a logging call waits
 _MIN_BOUND = 2_000
 _MAX_BOUND = 500_000
+_MIN_CHUNK = 500
 _FIRST_RATE = 100_000.0  # points/s assumed until the writer has measured itself
 _MAX_WAIT_S = 10.0  # a logging call never waits longer (a hung store must not hang training)
 _SPILL_AFTER_FAILURES = 3  # failed ticks before what waits goes to the journal
@@ -81,6 +82,7 @@ class RunWriter:
         self._rate = _FIRST_RATE
         self._bound = self._bound_for(self._rate)
         self._failures = 0
+        self._chunk = _MAX_BOUND  # the most points a transaction holds (smaller on a full disk)
         self._warned_wait = False
         self._journaled = journal_path(store, run_id).exists()
         self.last_error: BaseException | None = None
@@ -153,12 +155,13 @@ class RunWriter:
         """The next chunk to write: documents whole, points up to the bound."""
         with self._cond:
             batch, pending = self._pending, self._pending
-            if len(pending.points) <= self._bound:
+            size = min(self._bound, self._chunk)
+            if len(pending.points) <= size:
                 self._pending = _Batch()
                 return batch
-            chunk = _Batch(pending.points[: self._bound], pending.gradients, pending.records)
+            chunk = _Batch(pending.points[:size], pending.gradients, pending.records)
             chunk.run = pending.run
-            self._pending = _Batch(pending.points[self._bound :])
+            self._pending = _Batch(pending.points[size:])
             return chunk
 
     def _give_back(self, batch: _Batch) -> None:
@@ -188,6 +191,12 @@ class RunWriter:
                     break
                 try:
                     self._write(batch)
+                    self._chunk = min(_MAX_BOUND, self._chunk * 2)
+                except StoreWriteError as exc:
+                    self._give_back(batch)
+                    if exc.refused_values or len(batch.points) <= _MIN_CHUNK:
+                        raise
+                    self._chunk = max(_MIN_CHUNK, len(batch.points) // 4)  # room for less?
                 except BaseException:
                     self._give_back(batch)
                     raise
