@@ -126,10 +126,8 @@ _FLOAT_TEXTS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 def _decode_pairs(pairs: Any) -> dict[Any, Any] | None:
-    """The dict of a ``$dict`` tag, or ``None`` when the tag does not hold ``[key, value]`` pairs."""
-    if not isinstance(pairs, list) or not all(
-        isinstance(p, list) and len(p) == 2 for p in pairs
-    ):
+    """The dict of a ``$dict`` tag; ``None`` when the tag does not hold ``[key, value]`` pairs."""
+    if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
         return None
     try:
         return {_hashable(from_jsonable(k)): from_jsonable(v) for k, v in pairs}

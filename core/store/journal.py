@@ -71,7 +71,7 @@ def append_journal(
 def _replay_line(store: SQLStore, run_id: str, entry: dict[str, Any]) -> None:
     if "points" in entry:
         points = [(k, s, e, float(v), w) for k, s, e, v, w in entry["points"]]
-        store.append_points(run_id, points)  # type: ignore[arg-type]
+        store.append_points(run_id, points)
     elif "gradients" in entry:
         grads = [GradientRecord.from_json(text) for text in entry["gradients"]]
         store.write_documents(run_id, gradient_records=grads)

@@ -487,15 +487,15 @@ class SQLStore:
         driver's ``executemany`` on prepared rows: the writer's fast path."""
         if not points:
             return
-        rows = [(run_id, k, s, e, None if v != v else v, w) for k, s, e, v, w in points]
 
         def work(conn: Connection) -> None:
-            mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-            conn.exec_driver_sql(
-                "INSERT INTO metrics (run_id, key, step, epoch, value, wall_time) "
-                f"VALUES ({', '.join([mark] * 6)})",
-                rows,  # type: ignore[arg-type]
-            )
+            columns = "INSERT INTO metrics (run_id, key, step, epoch, value, wall_time) VALUES "
+            if conn.dialect.paramstyle == "qmark" and run_id.isalnum():
+                # SQLite binds NaN as NULL itself: the queued tuples go to the driver as they are
+                conn.exec_driver_sql(f"{columns}('{run_id}', ?, ?, ?, ?, ?)", points)
+            else:
+                rows = [(run_id, k, s, e, None if v != v else v, w) for k, s, e, v, w in points]
+                conn.exec_driver_sql(f"{columns}(%s, %s, %s, %s, %s, %s)", rows)
             merge_metric_summaries(conn, run_id, points)
 
         self._write(work)

@@ -60,6 +60,8 @@ def as_data_record(data: Any) -> DataRecord:
 
 def _metric_value(key: str, value: Any) -> float:
     """A metric as a float; numpy scalars and 0-d tensors (torch, TensorFlow) are unwrapped."""
+    if type(value) is float:
+        return value
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     shape = getattr(value, "shape", None)

@@ -74,7 +74,8 @@ def test_a_row_the_store_refuses_is_isolated_recorded_and_later_rows_stored(
         with tracker.store.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 conn.exec_driver_sql(
-                    "ALTER TABLE metrics ADD CONSTRAINT no_666 CHECK (value IS NULL OR value <> -666)"
+                    "ALTER TABLE metrics ADD CONSTRAINT no_666 "
+                    "CHECK (value IS NULL OR value <> -666)"
                 )
             else:
                 conn.exec_driver_sql(

@@ -29,11 +29,10 @@ class FullDisk:
 
     def fill(self) -> None:
         if self.mounted:
-            with open(self.folder / "filler", "wb") as out:
-                with contextlib.suppress(OSError):
-                    while True:
-                        out.write(b"\0" * 65536)
-                        out.flush()
+            with open(self.folder / "filler", "wb") as out, contextlib.suppress(OSError):
+                while True:
+                    out.write(b"\0" * 65536)
+                    out.flush()
         else:
             assert self.tracker is not None
             engine = self.tracker.store.engine
