@@ -1,6 +1,7 @@
 """Checks of what the user logs, made at the call so that a bad value never reaches the writer.
 
-Both stores must take every accepted value: integers fit a signed 64-bit column, names fit
+Both stores must take every accepted value: integers fit the store's integer column (signed 64
+bits on SQLite; 32 bits on PostgreSQL, whose ``metrics.step`` is an ``integer``), names fit
 ``String(255)`` and hold no NUL (PostgreSQL refuses it) nor lone surrogates (UTF-8 cannot hold
 them, so neither SQLite nor PostgreSQL can).
 """
@@ -13,11 +14,9 @@ from typing import Any
 
 from modelboard.errors import InvalidValueError
 
-__all__ = ["check_name", "check_integer", "check_text", "check_values", "NAME_MAX"]
+__all__ = ["check_name", "check_integer", "integer_bits", "check_text", "check_values", "NAME_MAX"]
 
 NAME_MAX = 255
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
 
 
 def check_text(what: str, text: str) -> None:
@@ -47,8 +46,13 @@ def check_name(what: str, name: Any) -> str:
     return name
 
 
-def check_integer(what: str, value: Any) -> int:
-    """An integer (numpy and 0-d integer tensors too) in the signed 64-bit range; floats such
+def integer_bits(dialect: str) -> int:
+    """The width of the step and epoch columns of a store on ``dialect``."""
+    return 32 if dialect == "postgresql" else 64
+
+
+def check_integer(what: str, value: Any, bits: int = 64) -> int:
+    """An integer (numpy and 0-d integer tensors too) in the signed ``bits`` range; floats such
     as 1.7 are refused rather than truncated."""
     if isinstance(value, bool):
         raise InvalidValueError(f"{what} must be an integer, got a bool ({value})")
@@ -59,9 +63,10 @@ def check_integer(what: str, value: Any) -> int:
             f"{what} must be an integer, got {type(value).__qualname__} {value!r:.40}"
             + ("; round it yourself, e.g. int(round(x))" if isinstance(value, float) else "")
         ) from None
-    if not _INT64_MIN <= number <= _INT64_MAX:
+    if not -(2 ** (bits - 1)) <= number <= 2 ** (bits - 1) - 1:
         raise InvalidValueError(
-            f"{what} {number} is outside the signed 64-bit range [-2**63, 2**63 - 1] a store holds"
+            f"{what} {number} is outside the signed {bits}-bit range "
+            f"[-2**{bits - 1}, 2**{bits - 1} - 1] that this store holds"
         )
     return number
 

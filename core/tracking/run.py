@@ -31,7 +31,7 @@ from modelboard.records import (
 )
 from modelboard.store.journal import replay_journals
 from modelboard.tracking import lifecycle
-from modelboard.tracking.checks import check_integer, check_name, check_values
+from modelboard.tracking.checks import check_integer, check_name, check_values, integer_bits
 from modelboard.tracking.writer import RunWriter
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ class Run:
         self._epochs_seen: set[int] = set()
         self._written = False  # the final state reached the store (or its journal)
         self._metric_names: set[str] = set()  # names already checked
+        self._int_bits = integer_bits(store.engine.dialect.name)
         try:
             replay_journals(store)  # what earlier runs could not write, now that we can
         except Exception as exc:
@@ -169,8 +170,8 @@ class Run:
                 known.add(key)
         values = [(k, _metric_value(k, v)) for k, v in metrics.items()]
         if step is not None:
-            step = check_integer("step", step)
-        ep = None if epoch is None else check_integer("epoch", epoch)
+            step = check_integer("step", step, self._int_bits)
+        ep = None if epoch is None else check_integer("epoch", epoch, self._int_bits)
         now = time.time()
         with self._lock:
             if step is None:
