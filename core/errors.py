@@ -12,6 +12,8 @@ __all__ = [
     "PluginLoadError",
     "RunFinishedError",
     "ArtifactPathError",
+    "InvalidValueError",
+    "StoreWriteError",
 ]
 
 
@@ -64,3 +66,18 @@ class RunFinishedError(ModelboardError, RuntimeError):
 
 class ArtifactPathError(ModelboardError, ValueError):
     """An artifact path or run id that would reach outside the run's artifact folder."""
+
+
+class InvalidValueError(ModelboardError, ValueError):
+    """A value given to ``log``, ``log_params`` or ``set_tags`` cannot be stored as it is."""
+
+
+class StoreWriteError(ModelboardError):
+    """The store could not take a write: it is full, unreachable or refused the values.
+
+    ``refused_values`` is true when the database rejected the values themselves (so trying
+    again cannot help) and false when it was unavailable or full (trying later can)."""
+
+    def __init__(self, message: str, *, refused_values: bool = False) -> None:
+        super().__init__(message)
+        self.refused_values = refused_values

@@ -4,7 +4,10 @@
 tags it added. Floats that JSON cannot hold become ``{"$float": "nan" | "inf" | "-inf"}``;
 a dict with a key that is not a string becomes ``{"$dict": [[key, value], ...]}``; an object
 that has no JSON form becomes ``{"$repr": repr(obj), "$type": "module.Class"}`` and is read
-back as that dict, never a crash. Numpy and tensor arrays become nested lists, numpy scalars
+back as that dict, never a crash. A user's own dict with a key that starts with ``$`` is stored
+in the ``$dict`` form too, so it never collides with a tag. Decoding never raises: a tag
+that does not hold what this module writes (a hostile or damaged store) is read back as the
+plain dict it is. Numpy and tensor arrays become nested lists, numpy scalars
 Python scalars, tuples and sets lists.
 """
 
@@ -75,7 +78,7 @@ def to_jsonable(obj: Any, _depth: int = 0) -> Any:
         return _encode_float(float(obj))
     if isinstance(obj, Mapping):
         items = list(obj.items())
-        if all(isinstance(k, str) for k, _ in items):
+        if all(isinstance(k, str) and not k.startswith("$") for k, _ in items):
             return {k: to_jsonable(v, _depth + 1) for k, v in items}
         return {
             _DICT_TAG: [[to_jsonable(k, _depth + 1), to_jsonable(v, _depth + 1)] for k, v in items]
@@ -89,6 +92,8 @@ def to_jsonable(obj: Any, _depth: int = 0) -> Any:
         except TypeError:
             return values
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        if hasattr(type(obj), "SCHEMA_VERSION") and hasattr(obj, "to_dict"):
+            return obj.to_dict()  # a modelboard record: its to_dict is already encoded
         if hasattr(obj, "to_dict"):
             return to_jsonable(obj.to_dict(), _depth + 1)
         return to_jsonable(dataclasses.asdict(obj), _depth + 1)
@@ -113,16 +118,36 @@ def to_jsonable(obj: Any, _depth: int = 0) -> Any:
 def _hashable(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_hashable(v) for v in value)
+    hash(value)  # a dict as a key: not something to_jsonable wrote
     return value
 
 
+_FLOAT_TEXTS = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+
+
+def _decode_pairs(pairs: Any) -> dict[Any, Any] | None:
+    """The dict of a ``$dict`` tag; ``None`` when the tag does not hold ``[key, value]`` pairs."""
+    if not isinstance(pairs, list) or not all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        return None
+    try:
+        return {_hashable(from_jsonable(k)): from_jsonable(v) for k, v in pairs}
+    except TypeError:
+        return None
+
+
 def from_jsonable(obj: Any) -> Any:
-    """Undo the tags of :func:`to_jsonable`: NaN/Inf floats and dicts with non-string keys."""
+    """Undo the tags of :func:`to_jsonable`: NaN/Inf floats and dicts with non-string keys.
+
+    A tag holding something else (``{"$float": "abc"}``) stays the dict it is."""
     if isinstance(obj, dict):
         if len(obj) == 1 and _FLOAT_TAG in obj:
-            return float(obj[_FLOAT_TAG])
-        if len(obj) == 1 and _DICT_TAG in obj and isinstance(obj[_DICT_TAG], list):
-            return {_hashable(from_jsonable(k)): from_jsonable(v) for k, v in obj[_DICT_TAG]}
+            text = obj[_FLOAT_TAG]
+            if isinstance(text, str) and text in _FLOAT_TEXTS:
+                return _FLOAT_TEXTS[text]
+        if len(obj) == 1 and _DICT_TAG in obj:
+            decoded = _decode_pairs(obj[_DICT_TAG])
+            if decoded is not None:
+                return decoded
         return {k: from_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list):
         return [from_jsonable(v) for v in obj]

@@ -9,7 +9,9 @@ from modelboard.records.base import Record
 
 __all__ = ["RunRecord", "RUN_STATUSES", "ArtifactRecord"]
 
-RUN_STATUSES = ("running", "finished", "failed", "crashed")
+RUN_STATUSES = ("running", "finished", "failed", "crashed", "killed")
+"""``killed``: ended by SIGTERM (flushed first); ``crashed``: a running run whose heartbeat
+went stale (the process died without ending it)."""
 
 
 @dataclass(eq=False)

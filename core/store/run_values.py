@@ -253,19 +253,24 @@ def merge_metric_summaries(
     conn: Connection, run_id: str, points: Sequence[tuple[str, int, int | None, float, float]]
 ) -> None:
     """Fold a batch of (key, step, epoch, value, wall_time) points into last/min/max rows."""
-    last: dict[str, float] = {}
+    last = {point[0]: point[3] for point in points}
+    if len(last) == 1:
+        groups = {next(iter(last)): [point[3] for point in points]}
+    else:
+        groups = {}
+        for point in points:
+            groups.setdefault(point[0], []).append(point[3])
     lows: dict[str, float] = {}
     highs: dict[str, float] = {}
-    for key, _step, _epoch, value, _wall in points:
-        last[key] = value
-        if math.isfinite(value):
-            lows[key] = min(value, lows.get(key, value))
-            highs[key] = max(value, highs.get(key, value))
+    for key, values in groups.items():
+        finite = [v for v in values if v - v == 0]  # NaN and infinities fail this
+        if finite:
+            lows[key], highs[key] = min(finite), max(finite)
     upsert_values(conn, [(run_id, "metric_last", k, *scalar_columns(v)) for k, v in last.items()])
     pick_low = func.least if conn.dialect.name == "postgresql" else func.min
     pick_high = func.greatest if conn.dialect.name == "postgresql" else func.max
-    for kind, values, pick in (("metric_min", lows, pick_low), ("metric_max", highs, pick_high)):
-        if not values:
+    for kind, summary, pick in (("metric_min", lows, pick_low), ("metric_max", highs, pick_high)):
+        if not summary:
             continue
         stmt = _insert_for(conn)
         current = tables.run_values.c.value_num
@@ -281,7 +286,7 @@ def merge_metric_summaries(
             stmt,
             [
                 {"run_id": run_id, "kind": kind, "name": k, "value_num": v, "value_text": None}
-                for k, v in values.items()
+                for k, v in summary.items()
             ],
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 import math
 import shutil
 import time
@@ -11,13 +13,20 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Connection, case, delete, func, select, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DatabaseError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DatabaseError,
+    DBAPIError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 
 from modelboard.errors import (
     AmbiguousRunIdError,
     ModelboardError,
     RunNotFoundError,
     StoreUnavailableError,
+    StoreWriteError,
 )
 from modelboard.records import (
     ArtifactRecord,
@@ -49,6 +58,37 @@ T = TypeVar("T")
 
 DEFAULT_HEARTBEAT_TIMEOUT_S = 30.0
 _RETRIES = 8
+DROPPED_KIND = "dropped"  # the records row that says what the writer could not store, and why
+
+log = logging.getLogger("modelboard")
+_warned_unreadable: set[tuple[str, str]] = set()
+
+
+def _warn_unreadable(run_id: str, what: str, exc: BaseException) -> str:
+    reason = f"the stored {what} of run {run_id[:8]} cannot be read ({type(exc).__name__}: {exc})"
+    if (run_id, what) not in _warned_unreadable:
+        _warned_unreadable.add((run_id, what))
+        log.warning("modelboard: %s; it reads as empty", reason)
+    return reason
+
+
+def as_store_write_error(exc: BaseException, describe: str) -> StoreWriteError:
+    """A refused or failed write as a ``StoreWriteError`` that says which kind it was."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        full = "full" in reason.lower()
+        hint = "free disk space" if full else "check that the database is reachable"
+        return StoreWriteError(
+            f"the store at {describe} could not take the write ({reason}); {hint}",
+            refused_values=False,
+        )
+    return StoreWriteError(
+        f"the store at {describe} refused the values ({type(exc).__name__}: {reason})",
+        refused_values=True,
+    )
+
+
+_WRITE_FAILURES = (DBAPIError, StatementError, OverflowError, UnicodeError, ValueError)
 
 
 def _forward_heartbeat(value: float) -> Any:
@@ -127,11 +167,19 @@ class SQLStore:
         raise AssertionError("unreachable")
 
     def _write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` in one transaction; a failure is a ``StoreWriteError`` (never a raw
+        driver error), with ``refused_values`` telling a bad value from a full or lost store."""
+
         def attempt() -> T:
             with self.engine.begin() as conn:
                 return work(conn)
 
-        return self._with_retry(attempt)
+        try:
+            return self._with_retry(attempt)
+        except RunNotFoundError:
+            raise
+        except _WRITE_FAILURES as exc:
+            raise as_store_write_error(exc, self.location.describe()) from exc
 
     def _read(self, work: Callable[[Connection], T]) -> T:
         def attempt() -> T:
@@ -199,9 +247,46 @@ class SQLStore:
         return record
 
     def _record_from_row(self, row: Any, now: float) -> RunRecord:
-        record = RunRecord.from_json(row.record)
+        try:
+            record = RunRecord.from_json(row.record)
+        except Exception as exc:  # one damaged run must not break reading the store
+            record = self._fallback_record(row, exc)
         record.heartbeat = row.heartbeat  # the column is newer than the JSON between updates
         return self._effective(record, now)
+
+    def _fallback_record(self, row: Any, exc: Exception) -> RunRecord:
+        """The run record rebuilt from the query columns, its reason in ``notes``."""
+        mapping = row._mapping
+        run_id = str(mapping.get("id") or "")
+        reason = _warn_unreadable(run_id or "?", "run record", exc)
+        return RunRecord(
+            id=run_id,
+            name=str(mapping.get("name") or ""),
+            project=str(mapping.get("project") or "default"),
+            framework=mapping.get("framework"),
+            status=str(mapping.get("status") or "running"),
+            created=float(mapping.get("created") or 0.0),
+            ended=mapping.get("ended"),
+            parent_id=mapping.get("parent_id"),
+            notes=f"modelboard: {reason}",
+            flags={"record_unreadable": True},
+        )
+
+    @staticmethod
+    def _record_columns() -> list[Any]:
+        c = tables.runs.c
+        return [
+            c.record,
+            c.heartbeat,
+            c.id,
+            c.name,
+            c.project,
+            c.framework,
+            c.status,
+            c.created,
+            c.ended,
+            c.parent_id,
+        ]
 
     def resolve_run_id(self, prefix: str) -> str:
         """The full id of the run whose id is ``prefix`` or starts with it."""
@@ -238,7 +323,7 @@ class SQLStore:
         cols = tables.runs.c
         row = self._read(
             lambda conn: conn.execute(
-                select(cols.record, cols.heartbeat).where(cols.id == full_id)
+                select(*self._record_columns()).where(cols.id == full_id)
             ).first()
         )
         if row is None:
@@ -257,7 +342,7 @@ class SQLStore:
         """Run records, filtered in the database; ``status`` filters on the effective status."""
         now = time.time()
         cols = tables.runs.c
-        query = select(cols.record, cols.heartbeat)
+        query = select(*self._record_columns())
         if project is not None:
             query = query.where(cols.project == project)
         if parent_id is not None:
@@ -339,10 +424,47 @@ class SQLStore:
         )
         out: dict[str, Record] = {}
         for kind, payload in rows:
-            record = parse_document(kind, payload)
+            try:
+                record = parse_document(kind, payload)
+            except Exception as exc:  # reported for this record of this run alone
+                _warn_unreadable(run_id, f"{kind} record", exc)
+                continue
             if record is not None:
                 out[kind] = record
         return out
+
+    def get_dropped(self, run_id: str) -> dict[str, Any]:
+        """What the writer could not store for a run and why: ``{"counts": {...}, "reasons":
+        [...]}``, empty when nothing was dropped."""
+        r = tables.records
+        payload = self._read(
+            lambda conn: conn.execute(
+                select(r.c.payload).where(r.c.run_id == run_id, r.c.kind == DROPPED_KIND)
+            ).scalar()
+        )
+        return dict(json.loads(payload)) if payload else {}
+
+    def record_dropped(self, run_id: str, counts: Mapping[str, int], reason: str) -> None:
+        """Add to the run's account of dropped values (a small ``records`` row)."""
+        r = tables.records
+
+        def work(conn: Connection) -> None:
+            payload = conn.execute(
+                select(r.c.payload).where(r.c.run_id == run_id, r.c.kind == DROPPED_KIND)
+            ).scalar()
+            doc: dict[str, Any] = json.loads(payload) if payload else {"counts": {}, "reasons": []}
+            for what, n in counts.items():
+                doc["counts"][what] = doc["counts"].get(what, 0) + int(n)
+            if len(doc["reasons"]) < 20:
+                doc["reasons"].append(reason[:500])
+            conn.execute(delete(r).where(r.c.run_id == run_id, r.c.kind == DROPPED_KIND))
+            conn.execute(
+                r.insert().values(
+                    run_id=run_id, kind=DROPPED_KIND, payload=json.dumps(doc), updated=time.time()
+                )
+            )
+
+        self._write(work)
 
     # -- metrics and gradients ----------------------------------------------------------------
 
@@ -405,6 +527,45 @@ class SQLStore:
 
         self._write(work)
 
+    def append_points(self, run_id: str, points: Sequence[MetricPoint]) -> None:
+        """Write metric points (and their last/min/max summaries) in one transaction, with the
+        driver's ``executemany`` on prepared rows: the writer's fast path."""
+        if not points:
+            return
+
+        def work(conn: Connection) -> None:
+            columns = "INSERT INTO metrics (run_id, key, step, epoch, value, wall_time) VALUES "
+            if conn.dialect.paramstyle == "qmark" and run_id.isalnum():
+                # SQLite binds NaN as NULL itself: the queued tuples go to the driver as they are
+                conn.exec_driver_sql(f"{columns}('{run_id}', ?, ?, ?, ?, ?)", points)
+            else:
+                rows = [(run_id, k, s, e, None if v != v else v, w) for k, s, e, v, w in points]
+                conn.exec_driver_sql(f"{columns}(%s, %s, %s, %s, %s, %s)", rows)
+            merge_metric_summaries(conn, run_id, points)
+
+        self._write(work)
+
+    def write_documents(
+        self,
+        run_id: str,
+        gradient_records: Sequence[GradientRecord] = (),
+        records: Mapping[str, Record] | None = None,
+        run_record: RunRecord | None = None,
+    ) -> None:
+        """Write gradient records, record documents and the run record in one transaction."""
+        if gradient_records or records or run_record:
+            self.append(run_id, (), gradient_records, records=records, run_record=run_record)
+
+    def beat(self, run_id: str, when: float) -> None:
+        """Move the run's heartbeat forward to ``when``, in its own small transaction."""
+        self._write(
+            lambda conn: conn.execute(
+                update(tables.runs)
+                .where(tables.runs.c.id == run_id)
+                .values(heartbeat=_forward_heartbeat(when))
+            )
+        )
+
     def get_training(self, run_id: str) -> TrainingRecord:
         """Every metric point of a run, grouped by metric name in logging order."""
         m = tables.metrics
@@ -432,7 +593,13 @@ class SQLStore:
                 select(g.c.payload).where(g.c.run_id == run_id).order_by(g.c.id)
             ).all()
         )
-        return [GradientRecord.from_json(r[0]) for r in rows]
+        out = []
+        for (payload,) in rows:
+            try:
+                out.append(GradientRecord.from_json(payload))
+            except Exception as exc:  # reported for this run alone
+                _warn_unreadable(run_id, "gradient record", exc)
+        return out
 
     # -- artifacts ----------------------------------------------------------------------------
 

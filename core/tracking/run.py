@@ -12,7 +12,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from modelboard.errors import ModelboardError, RunFinishedError, RunNotFoundError
+from modelboard.errors import (
+    InvalidValueError,
+    ModelboardError,
+    RunFinishedError,
+    RunNotFoundError,
+    StoreWriteError,
+)
 from modelboard.records import (
     RUN_STATUSES,
     ArtifactRecord,
@@ -24,8 +30,9 @@ from modelboard.records import (
     TrainingRecord,
 )
 from modelboard.store.artifact_paths import confined_artifact_path
+from modelboard.store.journal import replay_journals
 from modelboard.tracking import lifecycle
-from modelboard.tracking.validation import check_index, check_name, check_text
+from modelboard.tracking.checks import check_integer, check_name, check_values, integer_bits
 from modelboard.tracking.writer import RunWriter
 
 if TYPE_CHECKING:
@@ -55,6 +62,8 @@ def as_data_record(data: Any) -> DataRecord:
 
 def _metric_value(key: str, value: Any) -> float:
     """A metric as a float; numpy scalars and 0-d tensors (torch, TensorFlow) are unwrapped."""
+    if type(value) is float:
+        return value
     if isinstance(value, numbers.Real) and not isinstance(value, bool):
         return float(value)
     shape = getattr(value, "shape", None)
@@ -67,19 +76,6 @@ def _metric_value(key: str, value: Any) -> float:
         f"metric {key!r} must be a real number, got {type(value).__qualname__} {value!r:.60}; "
         "log text with run.set_tags() or run.log_params()"
     )
-
-
-def _check_nested_text(value: Any, what: str) -> None:
-    """Every string in a (nested) hyperparameter, keys included, is text the store can keep."""
-    if isinstance(value, str):
-        check_text(value, what)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_nested_text(str(key), what)
-            _check_nested_text(item, what)
-    elif isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            _check_nested_text(item, what)
 
 
 class Run:
@@ -109,7 +105,13 @@ class Run:
         self._next_step = 0
         self._last_epoch: int | None = None
         self._epochs_seen: set[int] = set()
-        self._written = False  # the final state reached the store
+        self._written = False  # the final state reached the store (or its journal)
+        self._metric_names: set[str] = set()  # names already checked
+        self._int_bits = integer_bits(store.engine.dialect.name)
+        try:
+            replay_journals(store)  # what earlier runs could not write, now that we can
+        except Exception as exc:
+            log.warning("modelboard: journals of %s not replayed: %s", store.location, exc)
         self._writer = RunWriter(store, record.id)
         lifecycle.register(self)
 
@@ -127,7 +129,8 @@ class Run:
 
     @property
     def status(self) -> str:
-        """``running`` until finished, then ``finished``, ``failed`` or ``crashed``."""
+        """``running`` until finished, then ``finished``, ``failed``, ``killed`` (SIGTERM) or
+        ``crashed``."""
         return self.record.status
 
     @property
@@ -161,46 +164,58 @@ class Run:
         """Log metric values at a step (default: one more than the last) and optional epoch."""
         self._check_open("log metrics")
         if not metrics:
-            raise ValueError("run.log() needs at least one metric, e.g. run.log(loss=0.3)")
-        values = {check_name(k, "metric"): _metric_value(str(k), v) for k, v in metrics.items()}
-        given_step = None if step is None else check_index(step, "step")
-        ep = None if epoch is None else check_index(epoch, "epoch")
+            raise InvalidValueError("run.log() needs at least one metric, e.g. run.log(loss=0.3)")
+        known = self._metric_names
+        for key in metrics:
+            if key not in known:
+                check_name("metric name", key)
+                known.add(key)
+        values = [(k, _metric_value(k, v)) for k, v in metrics.items()]
+        if step is not None:
+            step = check_integer("step", step, self._int_bits)
+        ep = None if epoch is None else check_integer("epoch", epoch, self._int_bits)
         now = time.time()
         with self._lock:
-            step = self._next_step if given_step is None else given_step
+            if step is None:
+                step = self._next_step
             self._next_step = max(self._next_step, step + 1)
         if ep is not None:
             with self._lock:
                 self._epochs_seen.add(ep)
                 if self._last_epoch is None or ep > self._last_epoch:
                     self._last_epoch = ep
-        self._writer.add_points([(k, step, ep, v, now) for k, v in values.items()])
+        self._writer.add_points([(k, step, ep, v, now) for k, v in values])
 
     def log_params(self, **hparams: Any) -> None:
-        """Record hyperparameters (merged into earlier ones); written before this returns.
-
-        A name or text the store cannot keep is refused before anything changes."""
-        self._check_open("log parameters")
-        for key, value in hparams.items():
-            check_name(key, "parameter")
-            _check_nested_text(value, f"parameter {key!r}")
-        with self._lock:
-            self.record.params.update(hparams)
-            self._writer.put_run(self.record)
-        self.flush()
+        """Record hyperparameters (merged into earlier ones); written before this returns."""
+        self._check_open("log params")
+        check_values("parameter", hparams)
+        self._update_run_values(self.record.params, hparams)
 
     def set_tags(self, **tags: Any) -> None:
-        """Set tags (stored as text); written before this returns. A name or value the store
-        cannot keep is refused before anything changes."""
+        """Set tags (stored as text); written before this returns."""
         self._check_open("set tags")
-        texts = {
-            check_name(k, "tag"): check_text(str(v), f"tag {str(k)[:40]!r}")
-            for k, v in tags.items()
-        }
+        texts = {k: str(v) for k, v in tags.items()}
+        check_values("tag", texts)
+        self._update_run_values(self.record.tags, texts)
+
+    def _update_run_values(self, target: dict[str, Any], new: dict[str, Any]) -> None:
+        """Merge ``new`` into the run record's params or tags and write it now. If the store
+        refuses the values themselves, the record is restored: nothing refused stays queued."""
         with self._lock:
-            self.record.tags.update(texts)
+            before = dict(target)
+            target.update(new)
             self._writer.put_run(self.record)
-        self.flush()
+        try:
+            self.flush()
+        except StoreWriteError as exc:
+            if exc.refused_values:
+                with self._lock:
+                    target.clear()
+                    target.update(before)
+                    self._writer.put_run(self.record)
+                raise InvalidValueError(f"{exc}; nothing of this call was kept") from exc
+            raise
 
     def log_artifact(
         self, path: str | Path, name: str | None = None, kind: str = "file"
@@ -272,7 +287,10 @@ class Run:
                 self._writer.put_run(self.record)
 
     def flush(self) -> None:
-        """Write every queued point now (the writer also does so twice a second)."""
+        """Write every queued point now (the writer also does so four times a second).
+
+        Raises ``StoreWriteError`` when the store is full, unreachable or refuses the values;
+        what was not written stays queued."""
         self._writer.flush()
 
     # -- framework-backed actions -------------------------------------------------------------
@@ -350,12 +368,14 @@ class Run:
     def finish(self, status: str = "finished", error: BaseException | None = None) -> None:
         """End the run: detach hooks, write what is queued, set the status. Idempotent.
 
-        If the store refuses the last writes, the run is still ended here and its data stays
-        in memory: the error says so, and calling ``finish()`` again (or the interpreter's
-        exit) tries once more.
+        If the store cannot take the last writes, the run is still ended here and what is left
+        goes to the run's journal beside the store, replayed once the store takes writes (a
+        ``StoreWriteError`` says so). If the journal cannot be written either, the data stays
+        in memory: calling ``finish()`` again (or the interpreter's exit) tries once more.
         """
         if status not in RUN_STATUSES or status == "running":
-            raise ValueError(f"status must be one of finished, failed, crashed; got {status!r}")
+            ended = ", ".join(s for s in RUN_STATUSES if s != "running")
+            raise ValueError(f"status must be one of {ended}; got {status!r}")
         with self._lock:
             if self._written:
                 return
@@ -389,13 +409,31 @@ class Run:
                     "recorded since is dropped"
                 ) from exc
             except Exception as exc:
-                raise ModelboardError(
-                    f"run {self.id[:8]} ended as {self.record.status}, but the store refused its "
-                    f"last writes ({exc}); they are kept in memory: call run.finish() again "
-                    "once the store is back"
-                ) from exc
+                self._spill_after_failed_finish(exc)
             self._written = True
             lifecycle.unregister(self)
+
+    def _spill_after_failed_finish(self, exc: Exception) -> None:
+        """Move what the store refused at ``finish`` to the journal, and say so; raises.
+
+        The run stays open for a later ``finish()`` (or the interpreter's exit), which replays
+        the journal once the store takes writes; a later run on the store replays it too."""
+        pending = self._writer.pending_points
+        try:
+            path = self._writer.spill()
+        except OSError as journal_error:
+            raise StoreWriteError(
+                f"run {self.id[:8]} ended as {self.record.status}, but the store refused its "
+                f"last writes ({exc}) and the journal could not be written ({journal_error}); "
+                f"{pending} point(s) and the final run record are kept in memory only: call "
+                "run.finish() again once the store is back, or they are lost at exit"
+            ) from exc
+        raise StoreWriteError(
+            f"run {self.id[:8]} ended as {self.record.status}, but the store refused its last "
+            f"writes ({exc}); {pending} point(s) and the final run record are kept in the "
+            f"journal {path or 'beside the store'}: call run.finish() again once the store is "
+            "back (a run started later on this store also writes them)"
+        ) from exc
 
     def __enter__(self) -> Run:
         return self

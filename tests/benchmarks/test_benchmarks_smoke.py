@@ -27,6 +27,10 @@ CASES = {
         ["--epochs", "1", "--repeats", "1"],
         ["ratio tracked/untracked:"],
     ),
+    "bench_writer.py": (
+        ["--points", "20000", "--kill-after", "1.5", "--rates", "10000"],
+        ["raw sqlite3 executemany", "writer / raw:", "SIGKILL at 10,000 points/s offered"],
+    ),
     "bench_torch_loop.py": (
         ["--rounds", "1", "--epochs", "1"],
         ["gradient captures per tracked loop:", "wall ratio tracked/untracked:"],

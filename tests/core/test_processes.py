@@ -187,3 +187,114 @@ def test_a_forked_child_exiting_does_not_finish_the_parents_run(tmp_path: Path) 
         stored = tracker.get(run_id)
         assert stored.status == "finished"
         assert stored.training.metrics["loss"].values == [1.0, 0.5]
+
+
+TERMINATED = textwrap.dedent(
+    """
+    import signal, sys, time
+    import modelboard as mb
+
+    if sys.argv[2] == "chained":
+        def handler(signum, frame):
+            print("user handler ran", flush=True)
+            sys.exit(3)
+        signal.signal(signal.SIGTERM, handler)
+    tracker = mb.Tracker(sys.argv[1])
+    run = tracker.start_run("terminated")
+    for step in range(20000):
+        run.log(step=step, t=float(step))
+    print(run.id, flush=True)
+    while True:
+        time.sleep(0.01)
+    """
+)
+
+
+def test_sigterm_flushes_and_ends_the_run_as_killed_chaining_any_handler(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    for mode, code in (("default", -signal.SIGTERM), ("chained", 3)):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", TERMINATED, str(store), mode],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+        os.kill(proc.pid, signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err  # the process still ends as it would have
+        assert ("user handler ran" in out) == (mode == "chained")
+        with mb.Tracker(store) as tracker:
+            stored = tracker.get(run_id)
+            assert stored.status == "killed"
+            assert stored.training.metrics["t"].steps == list(range(20000))
+            assert [r.id for r in tracker.runs(status="killed")][0] == run_id
+
+
+PACED = textwrap.dedent(
+    """
+    import sys, time
+    import modelboard as mb
+
+    rate = float(sys.argv[2])
+    tracker = mb.Tracker(sys.argv[1])
+    run = tracker.start_run("paced")
+    print(run.id, flush=True)
+    start = time.time()
+    step = 0
+    next_report = start
+    while True:
+        due = int((time.time() - start) * rate)
+        while step < due:
+            run.log(step=step, x=1.0)
+            step += 1
+        now = time.time()
+        if now >= next_report:  # progress: every point up to this step was logged by now
+            print(step, now, flush=True)
+            next_report = now + 0.05
+        time.sleep(0.0005)
+    """
+)
+
+
+def sigkill_loss(store: Path, rate: float, run_for: float) -> dict[str, float]:
+    """Log at ``rate`` points/s in a subprocess, SIGKILL it after ``run_for`` s; count the
+    points logged more than 1 s before the kill that the store lacks."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", PACED, str(store), str(rate)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    run_id = proc.stdout.readline().strip()
+    progress: list[tuple[int, float]] = []
+    started = time.time()
+    while time.time() - started < run_for:
+        line = proc.stdout.readline()
+        step, when = line.split()
+        progress.append((int(step), float(when)))
+    killed_at = time.time()
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    with mb.Tracker(store) as tracker:
+        steps = tracker.get(run_id).training.metrics["x"].steps
+    logged_before = max((s for s, t in progress if t <= killed_at - 1.0), default=0)
+    logged_total = progress[-1][0]
+    span = progress[-1][1] - progress[0][1]
+    return {
+        "stored": len(steps),
+        "prefix": float(steps == list(range(len(steps)))),
+        "logged_1s_before_kill": logged_before,
+        "lost_of_those": max(0, logged_before - len(steps)),
+        "logged_rate": (logged_total - progress[0][0]) / span if span > 0 else 0.0,
+        "logged_total": logged_total,
+    }
+
+
+def test_sigkill_at_100k_points_per_second_loses_at_most_the_last_second(tmp_path: Path) -> None:
+    result = sigkill_loss(tmp_path / "store", 100_000, 4.0)
+    assert result["prefix"] == 1.0  # what is stored is an unbroken prefix of what was logged
+    assert result["logged_1s_before_kill"] > 0
+    # every point logged more than a second before the kill is stored: the loss is at most
+    # the points of the last second, at the rate the process actually logged
+    assert result["lost_of_those"] == 0, result
+    assert result["logged_total"] - result["stored"] <= max(result["logged_rate"], 1.0) * 1.0 + 1

@@ -234,47 +234,51 @@ def test_epochs_logged_by_a_users_loop_count_as_epochs_run(tracker: mb.Tracker) 
     assert tracker.get(run.id).network.epochs_run == 3
 
 
-def _refuse_metric_writes(tracker: mb.Tracker, refuse: bool) -> None:
-    """Make the real database reject every new metric row (a trigger), or accept them again."""
+def _refuse_metric_writes(tracker: mb.Tracker, refuse: bool, when: str = "1") -> None:
+    """Make the real database reject new metric rows (a trigger), or accept them again."""
     with tracker.store.engine.begin() as conn:
         if refuse:
             conn.exec_driver_sql(
-                "CREATE TRIGGER refuse BEFORE INSERT ON metrics "
+                f"CREATE TRIGGER refuse BEFORE INSERT ON metrics WHEN {when} "
                 "BEGIN SELECT RAISE(ABORT, 'refused by the test trigger'); END"
             )
         else:
             conn.exec_driver_sql("DROP TRIGGER refuse")
 
 
-def test_a_store_refusing_writes_loses_nothing_and_training_goes_on(tracker: mb.Tracker) -> None:
+def test_a_store_refusing_rows_drops_only_them_and_training_goes_on(tracker: mb.Tracker) -> None:
     run = tracker.start_run("refused")
     run.set_network(NetworkRecord(framework="torch", architecture="net"))
     run.log(loss=1.0)
     run.flush()
-    _refuse_metric_writes(tracker, refuse=True)
-    run.log(loss=0.5)  # what training hooks call: none of these raises
+    _refuse_metric_writes(tracker, refuse=True, when="NEW.value = 0.5")
+    for value in (0.25, 0.5, 0.75):
+        run.log(loss=value)  # what training hooks call: none of these raises
     run.update_network(epochs_run=1)
-    with pytest.raises(mb.ModelboardError, match=r"call run.finish\(\) again"):
-        run.finish()
-    assert tracker.store.get_run(run.id).status == "running"  # the batch rolled back whole
-    _refuse_metric_writes(tracker, refuse=False)
     run.finish()
+    _refuse_metric_writes(tracker, refuse=False)
     stored = tracker.get(run.id)
     assert stored.status == "finished"
-    assert stored.training.metrics["loss"].values == [1.0, 0.5]
+    assert stored.training.metrics["loss"].values == [1.0, 0.25, 0.75]
     assert stored.network.epochs_run == 1
+    dropped = tracker.store.get_dropped(run.id)
+    assert dropped["counts"] == {"points": 1}
+    assert "refused by the test trigger" in dropped["reasons"][0]
 
 
 def test_a_failing_store_does_not_hide_the_users_exception(tracker: mb.Tracker) -> None:
     with pytest.raises(KeyError, match="the user's own error"), tracker.start_run("masked") as run:
         run.log(loss=1.0)
+        run.flush()
         _refuse_metric_writes(tracker, refuse=True)
+        run.log(loss=2.0)
         raise KeyError("the user's own error")
     _refuse_metric_writes(tracker, refuse=False)
     run.finish()
     stored = tracker.get(run.id)
     assert stored.status == "failed" and stored.run.error["type"] == "KeyError"
     assert stored.training.metrics["loss"].values == [1.0]
+    assert tracker.store.get_dropped(run.id)["counts"] == {"points": 1}
 
 
 def test_data_is_copied_and_checked_before_a_run_is_stored(tracker: mb.Tracker) -> None:
