@@ -15,7 +15,8 @@ Grammar (keywords are case-insensitive)::
     value     := 'text' | number | true | false
 
 Text literals use single quotes ('it''s' for a quote); names in double quotes or backticks may
-hold any character. Parentheses and ``not`` nest at most ``MAX_NESTING`` deep. Every error is a
+hold any character. Parentheses and ``not`` nest at most ``MAX_NESTING`` deep, and a filter holds
+at most ``MAX_CONDITIONS`` conditions (databases refuse deeper expressions). Every error is a
 ``FilterError`` carrying the 0-based ``position``.
 """
 
@@ -39,11 +40,14 @@ __all__ = [
     "Not",
     "Node",
     "MAX_NESTING",
+    "MAX_CONDITIONS",
     "parse_filter",
 ]
 
 #: How deep parentheses and ``not`` may nest (deeper filters are refused, not recursed into).
 MAX_NESTING = 50
+#: How many conditions one filter may hold (SQLite refuses expressions over 1,000 deep).
+MAX_CONDITIONS = 500
 
 KEYWORDS = frozenset({"and", "or", "not", "in", "like", "contains", "is", "null", "true", "false"})
 COMPARISONS = {
@@ -225,6 +229,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.i = 0
         self.depth = 0
+        self.conditions = 0
 
     @property
     def tok(self) -> Token:
@@ -333,6 +338,12 @@ class _Parser:
         raise self.error(f"expected a value after {after}, got {self.describe(token)}")
 
     def parse_predicate(self) -> Node:
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise self.error(
+                f"the filter holds more than {MAX_CONDITIONS} conditions; "
+                "list many values with 'column in (a, b, ...)' instead"
+            )
         if self.tok.kind in ("string", "number") or (
             self.tok.kind == "keyword" and self.tok.value in ("true", "false")
         ):

@@ -28,3 +28,23 @@ def test_a_filter_naming_too_many_columns_says_so(sample) -> None:  # type: igno
     assert "64 tables" not in str(info.value)
     # the store still answers afterwards
     assert len(tracker.leaderboard(where="params.p0 is null")) == 5
+
+
+def test_a_filter_with_too_many_conditions_is_a_filter_error(sample) -> None:  # type: ignore[no-untyped-def]
+    tracker, _ = sample
+    # 3,000 conditions: SQLite's own error would be "Expression tree is too large"
+    where = " or ".join(f"val_accuracy > {i / 10000}" for i in range(3000))
+    with pytest.raises(FilterError, match="more than 500 conditions") as info:
+        tracker.leaderboard(where=where)
+    assert "in (" in str(info.value)
+    # at the limit the database still answers, and agrees with one condition
+    at_limit = " or ".join(f"val_accuracy > {i / 10000}" for i in range(500))
+    expected = len(tracker.leaderboard(where="val_accuracy > 0"))
+    assert expected > 0
+    assert len(tracker.leaderboard(where=at_limit)) == expected
+
+
+def test_sorting_by_too_many_columns_says_so(sample) -> None:  # type: ignore[no-untyped-def]
+    tracker, _ = sample
+    with pytest.raises(FilterError, match="reads more than 60 stored values"):
+        tracker.leaderboard(sort=[f"params.p{i}" for i in range(80)])
