@@ -79,6 +79,18 @@ TEST_SETTINGS: tuple[Setting, ...] = (
         "A PostgreSQL URL the tests may create databases on; unset skips those tests (outside CI).",
     ),
     Setting(
+        "MODELBOARD_TEST_NO_TMPFS",
+        "flag",
+        None,
+        "Set to 1 to test a full store with SQLite's page limit instead of a real tmpfs.",
+    ),
+    Setting(
+        "MODELBOARD_KERAS_TEST_SUBPROCESS",
+        "flag",
+        None,
+        "Set by the Keras tests for their rerun under the torch backend (no further rerun).",
+    ),
+    Setting(
         "MODELBOARD_PG_PORT",
         "text",
         "55432",

@@ -51,17 +51,19 @@ def test_artifact_requests_are_confined_after_decoding(tmp_path: Path, name: str
     )
 
 
-def _crafted_store(tmp_path: Path) -> tuple[Path, Path]:
-    """A real store with one honest run and a row whose id is ``../../victim``."""
+def _crafted_store(tmp_path: Path, url: str | None = None) -> tuple[str, Path]:
+    """A real store (SQLite, or PostgreSQL at ``url``) with one honest run and a row whose id
+    is ``../../victim``, pointing from the artifact root at a folder beside the store."""
     store = tmp_path / "store"
     victim = tmp_path / "victim"
     victim.mkdir()
     (victim / "precious.txt").write_text("keep me")
-    with mb.Tracker(store) as tracker:
+    location = url or str(store)
+    with mb.Tracker(location, artifact_root=store / "artifacts") as tracker:
         run = tracker.start_run("honest")
         run.log(loss=1.0)
         run.finish()
-    engine = create_engine(f"sqlite:///{store / 'modelboard.db'}")
+    engine = create_engine(url or f"sqlite:///{store / 'modelboard.db'}")
     with engine.begin() as conn:
         row = (
             conn.execute(text("SELECT * FROM runs WHERE id = :id"), {"id": run.id}).mappings().one()
@@ -75,12 +77,16 @@ def _crafted_store(tmp_path: Path) -> tuple[Path, Path]:
             values,
         )
     engine.dispose()
-    return store, victim
+    return location, victim
 
 
-def test_a_crafted_run_id_never_deletes_outside_the_store(tmp_path: Path) -> None:
-    store, victim = _crafted_store(tmp_path)
-    with mb.Tracker(store) as tracker:
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_crafted_run_id_never_deletes_outside_the_store(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    url = request.getfixturevalue("pg_url") if backend == "postgresql" else None
+    store, victim = _crafted_store(tmp_path, url)
+    with mb.Tracker(store, artifact_root=tmp_path / "store" / "artifacts") as tracker:
         tracker.delete("../../victim")
         assert "../../victim" not in tracker.store.known_run_ids()
     assert (victim / "precious.txt").read_text() == "keep me"
@@ -94,7 +100,8 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_rm_and_gc_on_a_crafted_store_leave_the_victim_and_tell_the_truth(tmp_path: Path) -> None:
-    store, victim = _crafted_store(tmp_path)
+    location, victim = _crafted_store(tmp_path)
+    store = Path(location)
     done = _cli("rm", "../../victim", "--store", str(store), "--yes", "--force")
     assert done.returncode == 0, done.stderr
     assert (victim / "precious.txt").exists()
