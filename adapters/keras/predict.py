@@ -1,6 +1,6 @@
 """Predictions of a Keras model for evaluation: its raw outputs, with what the model says
 about them (a loss built with ``from_logits=True``, the last layer's activation). The core turns
-them into probabilities (``modelboard.evaluation.probabilities``)."""
+them into probabilities (``modelboard.probabilities``)."""
 
 from __future__ import annotations
 

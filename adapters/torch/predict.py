@@ -1,7 +1,7 @@
 """Predictions of a torch module for evaluation: its raw outputs as numpy, with what the
 module says about them (``track(..., output="logits")``; a final ``Softmax``, ``LogSoftmax`` or
 ``Sigmoid`` module). The core turns them into probabilities
-(``modelboard.evaluation.probabilities``).
+(``modelboard.probabilities``).
 """
 
 from __future__ import annotations

@@ -75,7 +75,7 @@ def modelboard_predict(obj: Any, x: Any, options: dict[str, Any]) -> ModelOutput
     Called by ``run.predict(x)`` and ``run.evaluate(x, y)``. ``options`` may hold
     ``batch_size``. Return a ``ModelOutputs`` (numpy outputs, ``from_logits``, the last layer's
     activation) and do not convert: the core alone turns outputs into probabilities
-    (``modelboard.evaluation.probabilities``). A plain numpy array is read as outputs about
+    (``modelboard.probabilities``). A plain numpy array is read as outputs about
     which nothing is known. Return ``None`` for an object of another framework. firstresult.
     """
 

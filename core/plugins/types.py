@@ -25,7 +25,7 @@ class ModelOutputs:
     so), ``False`` when they must be used as they are, ``None`` when unknown.
     ``last_activation`` is the final layer's activation (``softmax``, ``sigmoid``,
     ``log_softmax``, ``linear``) when the adapter can see it. The core decides the rest
-    (``modelboard.evaluation.probabilities``).
+    (``modelboard.probabilities``).
     """
 
     outputs: Any

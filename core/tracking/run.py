@@ -334,9 +334,9 @@ class Run:
 
     def predict(self, x: Any, **options: Any) -> Any:
         """The tracked model's outputs for ``x`` as numpy probabilities where they are class
-        scores (the rule: ``modelboard.evaluation.probabilities``); ``output="raw"`` or
+        scores (the rule: ``modelboard.probabilities``); ``output="raw"`` or
         ``from_logits=False`` keeps them as the model gave them."""
-        from modelboard.evaluation.probabilities import outputs_to_probabilities
+        from modelboard.probabilities import outputs_to_probabilities
 
         if self.model is None:
             raise RuntimeError("this run has no model; pass y_score= or y_pred= to evaluate()")

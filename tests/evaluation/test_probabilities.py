@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy.special import expit, softmax
 
-from modelboard.evaluation.probabilities import outputs_to_probabilities, to_probabilities
 from modelboard.plugins import ModelOutputs
+from modelboard.probabilities import outputs_to_probabilities, to_probabilities
 
 LOGITS = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
 

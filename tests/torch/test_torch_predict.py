@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import modelboard as mb
-from modelboard.evaluation.probabilities import to_probabilities
+from modelboard.probabilities import to_probabilities
 
 pytestmark = pytest.mark.torch
 
