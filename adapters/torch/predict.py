@@ -23,9 +23,18 @@ _ACTIVATIONS = {"Softmax": "softmax", "LogSoftmax": "log_softmax", "Sigmoid": "s
 
 
 def last_activation(module: torch.nn.Module) -> str | None:
-    """``softmax``, ``log_softmax`` or ``sigmoid`` when the module's last leaf is one of them."""
-    leaves = [m for m in module.modules() if not list(m.children())]
-    return _ACTIVATIONS.get(type(leaves[-1]).__name__) if leaves else None
+    """``softmax``, ``log_softmax`` or ``sigmoid`` when the module is an ``nn.Sequential`` (or
+    nests them) that ends in one of them; ``None`` otherwise. Only a Sequential runs its modules
+    in the order they were registered: a custom ``forward`` may never call a registered
+    ``Softmax``, so there the core reads the outputs themselves."""
+    from torch import nn
+
+    current: nn.Module = module
+    while isinstance(current, nn.Sequential) and len(current) > 0:
+        current = current[-1]
+    if current is module:
+        return None
+    return _ACTIVATIONS.get(type(current).__name__)
 
 
 def as_input_tensor(value: Any, device: Any = None, dtype: Any = None) -> torch.Tensor:

@@ -49,6 +49,26 @@ def test_logits_and_log_probabilities_become_probabilities(torch_tracker: mb.Tra
     run.finish()
 
 
+def test_a_registered_but_unused_softmax_does_not_pass_logits_as_probabilities(
+    torch_tracker: mb.Tracker,
+) -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(5, 3)
+            self.act = nn.Softmax(dim=1)  # registered last, never called by forward
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(x)
+
+    torch.manual_seed(0)
+    net, x = Net(), torch.rand(6, 5)
+    run = torch_tracker.track(net)
+    expected = torch.softmax(net(x), dim=1).detach().numpy()
+    np.testing.assert_allclose(run.predict(x), expected, rtol=1e-5)
+    run.finish()
+
+
 def test_single_column_outputs_follow_the_output_option(torch_tracker: mb.Tracker) -> None:
     module = nn.Linear(4, 1)
     x = torch.rand(6, 4) * 10
