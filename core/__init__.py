@@ -24,6 +24,7 @@ if TYPE_CHECKING:
         ArtifactPathError,
         ModelboardError,
         PluginLoadError,
+        ReproduceError,
         RunFinishedError,
         RunNotFoundError,
         StoreUnavailableError,
@@ -53,6 +54,7 @@ __all__ = [
     "PluginLoadError",
     "RunFinishedError",
     "ArtifactPathError",
+    "ReproduceError",
 ]
 
 _LAZY = {
@@ -73,6 +75,7 @@ _LAZY = {
     "PluginLoadError": "modelboard.errors",
     "RunFinishedError": "modelboard.errors",
     "ArtifactPathError": "modelboard.errors",
+    "ReproduceError": "modelboard.errors",
 }
 
 

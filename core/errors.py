@@ -14,6 +14,7 @@ __all__ = [
     "ArtifactPathError",
     "InvalidValueError",
     "StoreWriteError",
+    "ReproduceError",
 ]
 
 
@@ -81,3 +82,8 @@ class StoreWriteError(ModelboardError):
     def __init__(self, message: str, *, refused_values: bool = False) -> None:
         super().__init__(message)
         self.refused_values = refused_values
+
+
+class ReproduceError(ModelboardError):
+    """``mb.reproduce`` refused: the record names code it may not import, or the rebuilt model
+    differs from the recorded one (signature or parameter count)."""

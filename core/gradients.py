@@ -14,6 +14,7 @@ __all__ = [
     "DEFAULT_GRADIENTS_EVERY",
     "VANISHING_NORM",
     "EXPLODING_NORM",
+    "CLIP_TOLERANCE",
     "gradient_flags",
     "make_gradient_record",
 ]
@@ -36,6 +37,8 @@ STAT_COLUMNS = (
 
 VANISHING_NORM = 1e-7
 EXPLODING_NORM = 1e3
+CLIP_TOLERANCE = 1e-4
+"""Relative difference of applied and produced global norms above which a step was clipped."""
 
 
 def _optional(value: float) -> float | None:
@@ -101,12 +104,25 @@ def make_gradient_record(
     source: str = "training",
     scaled: bool = False,
     wall_time: float | None = None,
+    optimizer: str | None = None,
+    applied_global_norm: float | None = None,
 ) -> GradientRecord:
-    """A ``GradientRecord`` with its global norm and health flags filled in."""
+    """A ``GradientRecord`` with its global norm and health flags filled in.
+
+    ``parameters`` are the gradients backward produced; the flags come from them. When
+    ``applied_global_norm`` (the norm of what the optimizer applied) is given, ``clipped`` says
+    whether it differs from the produced norm by more than ``CLIP_TOLERANCE`` (relative).
+    """
     total = 0.0
     for p in parameters:
         total += p.l2_norm * p.l2_norm
     global_norm = math.sqrt(total) if math.isfinite(total) else float("nan")
+    clipped = None
+    if applied_global_norm is not None:
+        applied_global_norm = float(applied_global_norm)
+        clipped = not math.isclose(applied_global_norm, global_norm, rel_tol=CLIP_TOLERANCE)
+        if not (math.isfinite(applied_global_norm) or math.isfinite(global_norm)):
+            clipped = False
     return GradientRecord(
         step=step,
         epoch=epoch,
@@ -114,6 +130,9 @@ def make_gradient_record(
         source=source,
         scaled=scaled,
         global_norm=global_norm,
+        optimizer=optimizer,
+        applied_global_norm=applied_global_norm,
+        clipped=clipped,
         parameters=list(parameters),
         flags=gradient_flags(parameters, global_norm),
     )

@@ -34,7 +34,11 @@ class GradientRecord(Record):
 
     ``source`` is ``training`` (captured inside the training step) or ``on_demand``
     (``run.gradients(x, y)``). ``scaled`` is true when the values are loss-scaled (AMP).
-    ``flags`` holds ``vanishing``, ``exploding`` and ``nonfinite``.
+    ``flags`` holds ``vanishing``, ``exploding`` and ``nonfinite``, computed from the gradients
+    that backward produced. ``optimizer`` is the key of the optimizer whose step this was (see
+    ``OptimizerRecord.key``), ``None`` when no optimizer is known. When the gradients the
+    optimizer applied differ from those backward produced (clipping), ``clipped`` is true and
+    ``applied_global_norm`` is the applied norm; ``None`` where it was not compared.
     """
 
     SCHEMA_VERSION: ClassVar[int] = 1
@@ -45,5 +49,8 @@ class GradientRecord(Record):
     source: str = "training"
     scaled: bool = False
     global_norm: float = 0.0
+    optimizer: str | None = None
+    applied_global_norm: float | None = None
+    clipped: bool | None = None
     parameters: list[ParameterGradientStats] = field(default_factory=list)
     flags: dict[str, bool] = field(default_factory=dict)
