@@ -91,6 +91,7 @@ class TorchTrainingHandle:
         self.every = int(every)
         self.step = 0
         self._handles: list[Any] = []
+        self.attached: list[Any] = []  # further handles (first-batch capture), detached with us
         self._pending: _Capture | None = None
         self._names = {id(p): name for name, p in unwrap_module(module).named_parameters()}
         self._recorded_lrs: tuple[Any, ...] | None = None
@@ -184,6 +185,9 @@ class TorchTrainingHandle:
         handles, self._handles = self._handles, []
         for handle in handles:
             handle.remove()
+        attached, self.attached = self.attached, []
+        for other in attached:
+            other.detach()
         self._pending = None
         if not handles or self.optimizer is None:
             return
