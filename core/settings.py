@@ -57,6 +57,12 @@ SETTINGS: tuple[Setting, ...] = (
         "A running run whose heartbeat is older than this reads as crashed.",
     ),
     Setting(
+        "MODELBOARD_SILENT",
+        "flag",
+        None,
+        "Set to 1 to print no start line when track() or start_run() begins a run.",
+    ),
+    Setting(
         "MODELBOARD_DISABLE_PLUGIN_AUTOLOAD",
         "flag",
         None,
@@ -147,6 +153,11 @@ def heartbeat_timeout() -> float:
     value = seconds("MODELBOARD_HEARTBEAT_TIMEOUT")
     assert value is not None  # it has a default
     return value
+
+
+def silent() -> bool:
+    """``MODELBOARD_SILENT``."""
+    return flag("MODELBOARD_SILENT")
 
 
 def plugin_autoload_disabled() -> bool:

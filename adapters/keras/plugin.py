@@ -22,6 +22,7 @@ from modelboard.adapters.keras.detect import (
 from modelboard.plugins import FrameworkInfo, hookimpl
 
 if TYPE_CHECKING:
+    from modelboard.plugins.options import TrackOption
     from modelboard.plugins.types import TrainingHandle
     from modelboard.records import (
         AugmentationRecord,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "modelboard_detect_framework",
+    "modelboard_track_options",
     "modelboard_describe_network",
     "modelboard_attach_training",
     "modelboard_compute_gradients",
@@ -50,6 +52,16 @@ def modelboard_detect_framework(obj: Any) -> FrameworkInfo | None:
     if not is_keras_model(obj):
         return None
     return FrameworkInfo("keras", sys.modules["keras"].__version__)
+
+
+@hookimpl(tryfirst=True)
+def modelboard_track_options(obj: Any) -> list[TrackOption] | None:
+    """The options ``track()`` takes for this framework's models (see ``options``)."""
+    if not is_keras_model(obj):
+        return None
+    from modelboard.adapters.keras.options import KERAS_OPTIONS
+
+    return KERAS_OPTIONS
 
 
 @hookimpl(tryfirst=True)

@@ -13,6 +13,7 @@ from modelboard.plugins import FrameworkInfo, hookimpl
 
 if TYPE_CHECKING:
     from modelboard.adapters.torch.training import TorchTrainingHandle
+    from modelboard.plugins.options import TrackOption
     from modelboard.records import (
         AugmentationRecord,
         NetworkRecord,
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "modelboard_detect_framework",
+    "modelboard_track_options",
     "modelboard_describe_network",
     "modelboard_attach_training",
     "modelboard_compute_gradients",
@@ -40,6 +42,16 @@ def modelboard_detect_framework(obj: Any) -> FrameworkInfo | None:
     if not is_torch_module(obj):
         return None
     return FrameworkInfo("torch", getattr(loaded_torch(), "__version__", None))
+
+
+@hookimpl
+def modelboard_track_options(obj: Any) -> list[TrackOption] | None:
+    """The options ``track()`` takes for this framework's models (see ``options``)."""
+    if not is_torch_module(obj):
+        return None
+    from modelboard.adapters.torch.options import TORCH_OPTIONS
+
+    return TORCH_OPTIONS
 
 
 @hookimpl

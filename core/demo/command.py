@@ -136,7 +136,7 @@ def _run(
     from modelboard.demo.progress import DemoProgress
 
     data = load_digits_data(seed=args.seed if args.seed is not None else 0)
-    tracker = mb.Tracker(args.store)
+    tracker = mb.Tracker(args.store, announce=False)  # the demo prints its own progress
     plans = plan_runs(settings, frameworks, offers)
     session = uuid.uuid4().hex[:8]
     n_train = len(data.x_train)

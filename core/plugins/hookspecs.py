@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from contextlib import AbstractContextManager
 
     from modelboard.demo import DemoJob, DemoModels
+    from modelboard.plugins.options import TrackOption
     from modelboard.plugins.types import FrameworkInfo, ModelOutputs, TrainingHandle
     from modelboard.records import (
         AugmentationRecord,
@@ -31,6 +32,19 @@ def modelboard_detect_framework(obj: Any) -> FrameworkInfo | None:
 
     Called first by ``Tracker.track(obj)``. Return a ``FrameworkInfo`` (framework name and
     version) for a model this adapter can describe, ``None`` otherwise. firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def modelboard_track_options(obj: Any) -> list[TrackOption] | None:
+    """Declare the keyword options ``track(obj, **options)`` takes for this adapter's models.
+
+    Called by ``Tracker.track`` after the framework was detected, before anything is stored.
+    Return every option this adapter reads (the shared ones from
+    ``modelboard.plugins.options.shared(...)`` plus its own ``TrackOption``s); the tracker
+    refuses unknown names and values of the wrong kind with ``TypeError``. Return ``None`` for an
+    object of another framework; an adapter that implements no declaration gets its options
+    unchecked. firstresult.
     """
 
 

@@ -17,6 +17,7 @@ from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, RunR
 from modelboard.store import SQLStore, resolve_location
 from modelboard.tracking.environment import capture_environment
 from modelboard.tracking.run import Run, as_data_record
+from modelboard.tracking.start_line import announce_start
 from modelboard.tracking.stored_run import StoredRun
 
 __all__ = ["Tracker", "HEARTBEAT_TIMEOUT_ENV"]
@@ -39,7 +40,8 @@ class Tracker:
     ``heartbeat_timeout`` (default 30 s, or ``MODELBOARD_HEARTBEAT_TIMEOUT``) is how long a run
     may go without a heartbeat before it reads as ``crashed``. ``read_only=True`` opens an
     existing store without creating, migrating or writing anything (what ``modelboard ls``,
-    ``show``, ``compare`` and ``export`` use) and refuses to start runs.
+    ``show``, ``compare`` and ``export`` use) and refuses to start runs. Each run started prints
+    one line on stderr saying where it went, unless ``announce=False`` or ``MODELBOARD_SILENT``.
     """
 
     def __init__(
@@ -51,6 +53,7 @@ class Tracker:
         plugin_manager: pluggy.PluginManager | None = None,
         heartbeat_timeout: float | None = None,
         read_only: bool = False,
+        announce: bool = True,
     ) -> None:
         if plugin_manager is None:
             from modelboard.plugins import get_plugin_manager
@@ -60,6 +63,7 @@ class Tracker:
         self.project = project
         self.location = resolve_location(store, artifact_root)
         self.read_only = read_only
+        self.announce = announce
         self.store = SQLStore(
             self.location,
             heartbeat_timeout=_heartbeat_timeout(heartbeat_timeout),
@@ -130,6 +134,8 @@ class Tracker:
         if data_record is not None:
             run.set_data(data_record)
             run.flush()
+        if self.announce:
+            announce_start(record, self.location)
         return run
 
     def track(
@@ -148,7 +154,8 @@ class Tracker:
         """Start a run for a model; the adapter that claims it records network and training.
 
         Extra keyword arguments go to the adapter (``optimizer=``, ``example_input=``,
-        ``gradients_every=``...).
+        ``gradients_every=``...); each adapter declares the ones it takes, and an unknown name
+        or a value of the wrong kind raises ``TypeError`` before anything is stored.
         """
         hook = self.plugins.hook
         data_record = as_data_record(data) if data is not None else None  # checked before storing
@@ -157,6 +164,11 @@ class Tracker:
             from modelboard.plugins import adapter_names
 
             raise UnsupportedModelError(obj, adapter_names(self.plugins))
+        declared = hook.modelboard_track_options(obj=obj)
+        if declared is not None:
+            from modelboard.plugins.options import check_track_options
+
+            check_track_options(info.name, declared, options)
         network: NetworkRecord | None = hook.modelboard_describe_network(obj=obj, options=options)
         run_name = name or (network.architecture if network is not None else None)
         record = self._new_record(
@@ -180,6 +192,8 @@ class Tracker:
         except BaseException as exc:
             run.finish("failed", error=exc)
             raise
+        if self.announce:
+            announce_start(record, self.location)
         return run
 
     # -- reading runs -------------------------------------------------------------------------
