@@ -14,6 +14,11 @@ import pytest
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
 CASES = {
+    "bench_capture_versions.py": (
+        ["--baseline", "HEAD", "--rounds", "1", "--pairs", "1", "--epochs", "1"]
+        + ["--frameworks", "torch"],
+        ["torch: 1 rounds x 1 pairs", "paired current/baseline: median"],
+    ),
     "bench_core.py": (["--quick"], ["import modelboard:", "fingerprint 10 MB:", "points stored"]),
     "bench_evaluation.py": (
         ["--samples", "2000", "--repeats", "1"],
