@@ -99,3 +99,25 @@ def test_silent_setting_and_announce_false_print_nothing(
     with mb.Tracker(tmp_path / "b", announce=False) as tracker:
         tracker.track(_tiny_module()).finish()
     assert "modelboard: run" not in capsys.readouterr().err
+
+
+def test_every_declared_option_is_documented() -> None:
+    from modelboard.adapters.keras.options import KERAS_OPTIONS
+    from modelboard.adapters.torch.options import TORCH_OPTIONS
+
+    rows = {}
+    for line in (
+        (Path(__file__).resolve().parents[2] / "docs" / "options.md").read_text().splitlines()
+    ):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 4 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = (cells[1], cells[2])
+    for framework, declared in (("torch", TORCH_OPTIONS), ("keras", KERAS_OPTIONS)):
+        column = 0 if framework == "torch" else 1
+        names = {o.name for o in declared}
+        for name in names:
+            assert rows.get(name, ("", ""))[column] == "yes", (
+                f"docs/options.md: {name} ({framework})"
+            )
+        documented = {n for n, cells in rows.items() if cells[column] == "yes"}
+        assert documented == names, f"docs/options.md lists {framework} options it does not take"
