@@ -19,6 +19,7 @@ _install_triton_guard()  # import triton after TensorFlow without a crash (tenso
 
 if TYPE_CHECKING:
     from modelboard.data import Data
+    from modelboard.init_args import record_init
     from modelboard.errors import (
         AmbiguousRunIdError,
         ArtifactPathError,
@@ -42,6 +43,7 @@ __all__ = [
     "StoredRun",
     "Data",
     "reproduce",
+    "record_init",
     "get_plugin_manager",
     "create_plugin_manager",
     "hookimpl",
@@ -63,6 +65,7 @@ _LAZY = {
     "StoredRun": "modelboard.tracking",
     "Data": "modelboard.data",
     "reproduce": "modelboard.reproduce",
+    "record_init": "modelboard.init_args",
     "get_plugin_manager": "modelboard.plugins",
     "create_plugin_manager": "modelboard.plugins",
     "hookimpl": "modelboard.plugins",
