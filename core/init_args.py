@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -72,7 +73,7 @@ def _plain(value: Any) -> Any:
 
 def record_init(cls: _C) -> _C:
     """Decorate a class so that each instance keeps its ``__init__`` arguments (see above)."""
-    original = cls.__init__
+    original: Callable[..., None] = cls.__init__  # type: ignore[misc]
     signature = inspect.signature(original)
 
     @functools.wraps(original)

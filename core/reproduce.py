@@ -41,7 +41,7 @@ def _describe(layer: dict[str, Any]) -> str:
 def _layer_difference(recorded: Sequence[LayerRecord], rebuilt: Sequence[LayerRecord]) -> str:
     left = signature_layers(_module_layers(recorded))
     right = signature_layers(_module_layers(rebuilt))
-    for index, (a, b) in enumerate(zip(left, right)):
+    for index, (a, b) in enumerate(zip(left, right, strict=False)):
         if a != b:
             return f"layer {index} is {_describe(b)}, the record has {_describe(a)}"
     return f"the rebuilt model has {len(right)} layers, the record {len(left)}"

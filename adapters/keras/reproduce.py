@@ -36,9 +36,9 @@ def _config_paths(config: Any, depth: int = 0) -> Iterator[str]:
     if isinstance(config, dict):
         module = config.get("module")
         name = config.get("class_name")
-        if isinstance(module, str) and isinstance(name, str) and not _is_keras(module):
-            if not (module == "builtins" and name == "function"):
-                yield f"{module}:{name}"
+        named = isinstance(module, str) and isinstance(name, str) and not _is_keras(module)
+        if named and not (module == "builtins" and name == "function"):
+            yield f"{module}:{name}"
         for value in config.values():
             yield from _config_paths(value, depth + 1)
     elif isinstance(config, list):

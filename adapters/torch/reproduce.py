@@ -20,6 +20,8 @@ makes the record say ``rebuildable: false`` with the reason (``not_rebuildable``
 from __future__ import annotations
 
 import ast
+import contextlib
+import functools
 import importlib
 import inspect
 import sys
@@ -60,7 +62,7 @@ def _is_simple(value: Any) -> bool:
     return False
 
 
-def _init_parameters(cls: type) -> list[inspect.Parameter]:
+def _init_parameters(cls: type[Any]) -> list[inspect.Parameter]:
     try:
         params = inspect.signature(cls.__init__).parameters
     except (TypeError, ValueError):
@@ -272,12 +274,14 @@ def _readable_builder_args(module: torch.nn.Module) -> list[dict[str, Any]]:
 
 
 def _match_builder(
-    module: torch.nn.Module, builders: list[tuple[str, Callable[..., Any]]], args: list[dict]
+    module: torch.nn.Module,
+    builders: list[tuple[str, Callable[..., Any]]],
+    args: list[dict[str, Any]],
 ) -> tuple[str, Callable[..., Any], dict[str, Any]] | None:
     for name, builder in builders:
         for candidate_args in args:
             try:
-                candidate = _on_meta(lambda b=builder, a=candidate_args: b(**a))
+                candidate = _on_meta(functools.partial(builder, **candidate_args))
             except Exception:  # a builder refusing these arguments is no match
                 continue
             if _difference(candidate, module) is None:
@@ -330,16 +334,14 @@ def reproduce_info(module: torch.nn.Module, options: dict[str, Any]) -> dict[str
         args_from = spec.get("args_from", "attributes")
         problem = spec.get("problem")
     checked = False
-    if problem is None and factory_fn is None and factory_path is None and user_args is None:
-        if cls.__module__.startswith("torchvision.models"):
-            match = _match_builder(
-                module, _torchvision_builders(cls), _readable_builder_args(module)
-            )
-            if match is not None:
-                registered, factory_fn, found_args = match
-                factory_path = _class_path(factory_fn)
-                spec.update(args=found_args, missing=[], defaulted=[])
-                args_from, checked = "torchvision", True
+    guess_builder = factory_fn is None and factory_path is None and user_args is None
+    if problem is None and guess_builder and cls.__module__.startswith("torchvision.models"):
+        match = _match_builder(module, _torchvision_builders(cls), _readable_builder_args(module))
+        if match is not None:
+            registered, factory_fn, found_args = match
+            factory_path = _class_path(factory_fn)
+            spec.update(args=found_args, missing=[], defaulted=[])
+            args_from, checked = "torchvision", True
     if problem is None and factory_fn is not None and not checked:
         tries = [spec.get("args", {})] if user_args is not None else _readable_builder_args(module)
         match = _match_builder(module, [(factory_path or "", factory_fn)], tries)
@@ -358,7 +360,8 @@ def reproduce_info(module: torch.nn.Module, options: dict[str, Any]) -> dict[str
             problem = f"constructor arguments {', '.join(missing)} were not captured; {_HINT}"
         elif defaulted and user_args is None:
             try:
-                difference = _difference(_on_meta(lambda: _build_live(spec, _classes(module))), module)
+                again = _on_meta(lambda: _build_live(spec, _classes(module)))
+                difference = _difference(again, module)
                 checked = True
             except Exception as exc:  # the class cannot be built again here: say so
                 difference = f"building {cls.__qualname__} again failed ({type(exc).__name__})"
@@ -391,10 +394,8 @@ def reproduce_info(module: torch.nn.Module, options: dict[str, Any]) -> dict[str
         if source is None and problem is None:
             info.update(rebuildable=False, not_rebuildable=reason)
     else:
-        try:
+        with contextlib.suppress(TypeError):
             info["source_file"] = inspect.getsourcefile(cls)
-        except TypeError:
-            pass
         info["source"] = _source(cls)
     return info
 

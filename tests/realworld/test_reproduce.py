@@ -13,7 +13,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -158,9 +157,8 @@ def test_a_record_claiming_too_much_is_caught_after_rebuilding(
     run = tracker.track(model, name="lstm")
     run.finish()
     _edit_reproduce(store, run.id, lambda r: r.update(rebuildable=True, not_rebuildable=None))
-    with _fresh(store) as reader:
-        with pytest.raises(mb.ReproduceError) as refused:
-            mb.reproduce(run.id, reader)
+    with _fresh(store) as reader, pytest.raises(mb.ReproduceError) as refused:
+        mb.reproduce(run.id, reader)
     message = str(refused.value)
     assert f"has {_count(LSTMClassifier()):,} parameters" in message
     assert f"the record says {_count(model):,}" in message
@@ -260,9 +258,11 @@ def test_an_edited_store_cannot_run_a_command(
     run = tracker.track(nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2)))
     run.finish()
     _edit_reproduce(store, run.id, lambda r: edit(r, str(marker)))
-    with _fresh(store) as reader:
-        with pytest.raises(mb.ReproduceError, match="refusing to import") as refused:
-            mb.reproduce(run.id, reader)
+    with (
+        _fresh(store) as reader,
+        pytest.raises(mb.ReproduceError, match="refusing to import") as refused,
+    ):
+        mb.reproduce(run.id, reader)
     assert "allow_modules=" in str(refused.value)
     assert not marker.exists()
 
@@ -282,7 +282,7 @@ def test_a_refused_module_is_not_even_imported(
     run.finish()
     _edit_reproduce(store, run.id, lambda r: r["spec"].update({"class": "sneaky_models:Net"}))
     with _fresh(store) as reader:
-        with pytest.raises(mb.ReproduceError, match="sneaky_models"):
+        with pytest.raises(mb.ReproduceError, match="sneaky_models"):  # noqa: SIM117
             mb.reproduce(run.id, reader)
         assert not marker.exists() and "sneaky_models" not in sys.modules
         rebuilt = mb.reproduce(run.id, reader, allow_modules=["sneaky_models"])
@@ -301,9 +301,11 @@ def test_a_framework_function_that_is_no_model_builder_is_refused(
         run.id,
         lambda r: r.update(factory="torch:load", spec={"args": {"f": str(tmp_path / "x.pt")}}),
     )
-    with _fresh(store) as reader:
-        with pytest.raises(mb.ReproduceError, match="not a registered torchvision model builder"):
-            mb.reproduce(run.id, reader)
+    with (
+        _fresh(store) as reader,
+        pytest.raises(mb.ReproduceError, match="not a registered torchvision model builder"),
+    ):
+        mb.reproduce(run.id, reader)
 
 
 # -- a class of the training script ----------------------------------------------------------
@@ -440,10 +442,11 @@ def test_a_keras_record_naming_other_modules_is_refused(
             "UPDATE records SET payload = ? WHERE run_id = ? AND kind = 'network'",
             (json.dumps(record), run.id),
         )
-    with _fresh(store) as reader:
-        with pytest.raises(mb.ReproduceError, match="refusing to import 'os'"):
-            mb.reproduce(run.id, reader)
+    with _fresh(store) as reader, pytest.raises(mb.ReproduceError, match="refusing to import 'os'"):
+        mb.reproduce(run.id, reader)
     _edit_reproduce(store, run.id, lambda r: r.update({"class": "subprocess:run"}))
-    with _fresh(store) as reader:
-        with pytest.raises(mb.ReproduceError, match="refusing to import 'subprocess'"):
-            mb.reproduce(run.id, reader)
+    with (
+        _fresh(store) as reader,
+        pytest.raises(mb.ReproduceError, match="refusing to import 'subprocess'"),
+    ):
+        mb.reproduce(run.id, reader)
