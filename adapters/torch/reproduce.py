@@ -404,9 +404,9 @@ def reproduce_info(module: torch.nn.Module, options: dict[str, Any]) -> dict[str
 
 
 def _spec_paths(info: dict[str, Any]) -> list[str]:
+    """Every path the record names (the factory and every class of the spec, used or not)."""
     paths = [info["factory"]] if info.get("factory") else []
-    if not info.get("factory"):
-        paths += [s["class"] for s in _walk(info.get("spec") or {}) if "class" in s]
+    paths += [s["class"] for s in _walk(info.get("spec") or {}) if "class" in s]
     return paths
 
 
