@@ -165,6 +165,27 @@ def test_a_record_claiming_too_much_is_caught_after_rebuilding(
     assert "vocab_size" in message and "record_init" in message
 
 
+def test_a_rebuilt_model_with_another_architecture_is_refused(
+    store: Path, tracker: mb.Tracker
+) -> None:
+    """Same parameter count, another layer: the signature check names the layer."""
+    model = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    run = tracker.track(model)
+    run.finish()
+    _edit_reproduce(
+        store,
+        run.id,
+        lambda r: r["spec"]["children"]["1"].update(
+            {"class": "torch.nn.modules.activation:Tanh", "args": {}}
+        ),
+    )
+    with _fresh(store) as reader, pytest.raises(mb.ReproduceError) as refused:
+        mb.reproduce(run.id, reader)
+    message = str(refused.value)
+    assert "another architecture" in message  # the ReLU is folded into the Linear before it
+    assert "is dense(activation=tanh" in message and "record has dense(activation=relu" in message
+
+
 def test_arguments_that_are_not_json_make_the_record_not_rebuildable(
     tracker: mb.Tracker,
 ) -> None:
