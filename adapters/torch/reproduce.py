@@ -343,7 +343,13 @@ def reproduce_info(module: torch.nn.Module, options: dict[str, Any]) -> dict[str
             spec.update(args=found_args, missing=[], defaulted=[])
             args_from, checked = "torchvision", True
     if problem is None and factory_fn is not None and not checked:
-        tries = [spec.get("args", {})] if user_args is not None else _readable_builder_args(module)
+        if user_args is not None:
+            tries = [spec.get("args", {})]
+        else:  # read from the module, without torchvision's weights=None for other builders
+            tries = [
+                {k: v for k, v in a.items() if k != "weights"}
+                for a in _readable_builder_args(module)
+            ]
         match = _match_builder(module, [(factory_path or "", factory_fn)], tries)
         if match is None:
             problem = (

@@ -238,6 +238,22 @@ def test_a_factory_named_by_its_path_is_checked(tracker: mb.Tracker) -> None:
     assert _count(mb.reproduce(run.id, tracker)) == _count(model)
 
 
+def make_lstm(num_classes: int = 2) -> LSTMClassifier:
+    """A project's own builder, as in many training scripts."""
+    return LSTMClassifier(vocab_size=500, embed_dim=16, hidden=24, num_classes=num_classes)
+
+
+def test_a_project_factory_gets_the_arguments_it_can_be_checked_with(tracker: mb.Tracker) -> None:
+    model = make_lstm(num_classes=3)
+    run = tracker.track(model, factory=make_lstm)
+    info = run.network.reproduce
+    assert info["rebuildable"] is True and info["spec"]["args"] == {"num_classes": 3}
+    assert info["factory"] == f"{__name__}:make_lstm"
+    run.finish()
+    rebuilt = mb.reproduce(run.id, tracker)
+    assert rebuilt.fc.out_features == 3 and _count(rebuilt) == _count(model)
+
+
 # -- edited stores ---------------------------------------------------------------------------
 
 
