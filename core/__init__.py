@@ -19,7 +19,6 @@ _install_triton_guard()  # import triton after TensorFlow without a crash (tenso
 
 if TYPE_CHECKING:
     from modelboard.data import Data
-    from modelboard.init_args import record_init
     from modelboard.errors import (
         AmbiguousRunIdError,
         ArtifactPathError,
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
         StoreVersionError,
         UnsupportedModelError,
     )
+    from modelboard.init_args import record_init
     from modelboard.plugins import create_plugin_manager, get_plugin_manager, hookimpl
     from modelboard.reproduce import reproduce
     from modelboard.tracking import Run, StoredRun, Tracker
