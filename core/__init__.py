@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         StoreVersionError,
         UnsupportedModelError,
     )
+    from modelboard.init_args import record_init
     from modelboard.plugins import create_plugin_manager, get_plugin_manager, hookimpl
     from modelboard.reproduce import reproduce
     from modelboard.tracking import Run, StoredRun, Tracker
@@ -42,6 +43,7 @@ __all__ = [
     "StoredRun",
     "Data",
     "reproduce",
+    "record_init",
     "get_plugin_manager",
     "create_plugin_manager",
     "hookimpl",
@@ -63,6 +65,7 @@ _LAZY = {
     "StoredRun": "modelboard.tracking",
     "Data": "modelboard.data",
     "reproduce": "modelboard.reproduce",
+    "record_init": "modelboard.init_args",
     "get_plugin_manager": "modelboard.plugins",
     "create_plugin_manager": "modelboard.plugins",
     "hookimpl": "modelboard.plugins",

@@ -75,6 +75,6 @@ def test_missing_constructor_arguments_are_reported(torch_tracker: mb.Tracker) -
     assert run.network.reproduce["spec"]["missing"] == ["width"]
     assert run.network.reproduce["rebuildable"] is False
     run.finish()
-    with pytest.raises(ValueError, match="width"):
+    with pytest.raises(mb.ReproduceError, match="width"):
         mb.reproduce(run.id, torch_tracker)
     torch.manual_seed(0)
