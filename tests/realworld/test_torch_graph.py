@@ -98,7 +98,10 @@ def _shapes_by_hand(net: Net, x: Any) -> list[list[Any]]:
 
 def _check_net_layers(network: Any, net: Net, x: Any) -> None:
     layers = network.layers
-    got = [(l.path, l.type, l.module, l.origin, l.canonical_type) for l in layers]
+    got = [
+        (layer.path, layer.type, layer.module, layer.origin, layer.canonical_type)
+        for layer in layers
+    ]
     assert got == NET_LAYERS
     assert [layer.output_shape for layer in layers] == _shapes_by_hand(net, x)
     assert all(layer.depth == 0 for layer in layers)
@@ -284,7 +287,7 @@ def test_residual_adds_views_and_nested_calls(tmp_path: Path) -> None:
     with mb.Tracker(tmp_path) as tracker:
         run = tracker.track(model, example_input=torch.zeros(5, 1, 8, 8))
         layers = run.network.layers
-        got = [(l.path, l.canonical_type, l.depth, l.origin) for l in layers]
+        got = [(layer.path, layer.canonical_type, layer.depth, layer.origin) for layer in layers]
         assert got == [
             ("stem", "conv2d", 0, "module"),
             ("tanh_1", "activation", 0, "function"),
