@@ -382,3 +382,27 @@ def test_a_compiled_module_keeps_its_module_listing_and_says_why(tmp_path: Path)
         assert "torch.compile" in run.network.unknown["layers"]
         assert not net._forward_pre_hooks
         run.finish()
+
+
+def test_compiling_after_track_skips_the_capture_and_keeps_torchs_results(
+    tmp_path: Path,
+) -> None:
+    """``torch.compile`` called after ``track()``: the first forward runs under dynamo, where
+    the capture would be traced into the graph; it steps aside with a warning."""
+    net = Net().eval()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
+    x = torch.randn(2, 1, 28, 28)
+    with mb.Tracker(tmp_path) as tracker:
+        run = tracker.track(net, optimizer=optimizer)
+        compiled = torch.compile(net, backend="eager")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            output = compiled(x)
+        assert any("torch.compile" in str(w.message) for w in caught)
+        with torch.no_grad():
+            assert torch.allclose(output, net(x))
+        assert torch._C._len_torch_function_stack() == 0
+        assert not net._forward_pre_hooks and not net._forward_hooks
+        assert "layers" in run.network.unknown
+        assert [layer.origin for layer in run.network.layers] == ["module"] * 6
+        run.finish()
