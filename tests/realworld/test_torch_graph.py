@@ -141,8 +141,8 @@ def _train(net: Net, tracker: mb.Tracker | None) -> tuple[list[float], Any]:
 
     generator = torch.Generator().manual_seed(1)
     data = TensorDataset(
-        torch.randn(48, 1, 28, 28, generator=generator),
-        torch.randint(0, 10, (48,), generator=generator),
+        torch.randn(32, 1, 28, 28, generator=generator),
+        torch.randint(0, 10, (32,), generator=generator),
     )
     loader = DataLoader(data, batch_size=16, shuffle=False)
     optimizer = torch.optim.Adadelta(net.parameters(), lr=1.0)
@@ -193,22 +193,25 @@ def test_mnist_net_layers_come_from_the_first_training_batch(tmp_path: Path) -> 
     assert stored.optimizer is not None
 
 
-KERAS_TWIN = """
+KERAS_TWINS = """
 import sys, keras, modelboard as mb
 layers = keras.layers
-model = keras.Sequential([
-    keras.Input((28, 28, 1)),
-    layers.Conv2D(32, 3, activation="relu"),
-    layers.Conv2D(64, 3, activation="relu"),
-    layers.MaxPooling2D(2),
-    layers.Dropout(0.25),
-    layers.Flatten(),
-    layers.Dense(128, activation="relu"),
-    layers.Dropout(0.5),
-    layers.Dense(10, activation="log_softmax"),
-])
-with mb.Tracker(sys.argv[1]).track(model, name="mnist_keras") as run:
-    print(run.id)
+tracker = mb.Tracker(sys.argv[1])
+for head in ("log_softmax", "softmax"):
+    model = keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Dropout(0.25),
+        layers.Flatten(),
+        layers.Dense(128, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation=head),
+    ])
+    with tracker.track(model, name="mnist_keras_" + head) as run:
+        print(run.id)
+tracker.close()
 """
 
 
@@ -219,13 +222,13 @@ def test_mnist_net_aligns_with_its_keras_twin_layer_for_layer(tmp_path: Path) ->
     if importlib.util.find_spec("keras") is None:
         pytest.skip("keras is not installed")
     done = subprocess.run(
-        [sys.executable, "-c", KERAS_TWIN, str(tmp_path)],
+        [sys.executable, "-c", KERAS_TWINS, str(tmp_path)],
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    keras_id = done.stdout.strip().splitlines()[-1]
+    keras_id, softmax_id = done.stdout.strip().splitlines()[-2:]
     with mb.Tracker(tmp_path) as tracker:
         example = torch.zeros(2, 1, 28, 28)
         with tracker.track(Net(), name="mnist_torch", example_input=example) as run:
@@ -249,6 +252,9 @@ def test_mnist_net_aligns_with_its_keras_twin_layer_for_layer(tmp_path: Path) ->
         torch_network = tracker.get(torch_id).network
         assert keras_network.total_params == torch_network.total_params == 1_199_882
         assert keras_network.signature == torch_network.signature
+        # a softmax head is a real difference, and only the last layer shows it
+        against_softmax = tracker.compare(softmax_id, torch_id).layers
+        assert list(against_softmax["match"]) == ["same"] * 7 + ["differs"]
 
 
 class Block(nn.Module):
