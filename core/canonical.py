@@ -15,6 +15,17 @@ recurrent  units, layers, bidirectional
 embedding  input_dim, output_dim
 activation activation (folded into the layer before it by :func:`fold_activations`)
 ========== ==============================================================================
+
+Operations that a forward ran as function calls (``F.relu``, ``torch.flatten``, ``x.view``)
+get their canonical type from :func:`canonical_function`; only the functions of its table are
+layers, everything else a forward calls (arithmetic, indexing, ``size``) is bookkeeping.
+``softmax`` and ``log_softmax`` stay two activations: a network ending in ``log_softmax``
+returns log-probabilities, one ending in ``softmax`` probabilities, and a record that called
+them equal would hide that difference (a Keras twin of a ``log_softmax`` net uses
+``activation="log_softmax"``).
+
+A layer whose ``config["executed"]`` is ``False`` was registered but did not run in the
+recorded forward: it keeps its parameters but is no part of the signature and folds nothing.
 """
 
 from __future__ import annotations
@@ -29,9 +40,11 @@ from modelboard.records import LayerRecord
 __all__ = [
     "canonical_type",
     "canonical_activation",
+    "canonical_function",
     "as_int_list",
     "fold_activations",
     "signature_layers",
+    "in_signature",
     "architecture_signature",
     "ACTIVATION_TYPES",
 ]
@@ -128,6 +141,69 @@ _TYPES: dict[str, str] = {
     "randombrightness": "augmentation",
 }
 
+_ACTIVATION_FUNCTIONS = (
+    "relu",
+    "relu6",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "mish",
+    "sigmoid",
+    "tanh",
+    "softmax",
+    "log_softmax",
+    "softplus",
+    "hardswish",
+    "hardsigmoid",
+    "hardtanh",
+    "prelu",
+)
+_FUNCTION_TYPES: dict[str, str] = {
+    **{name: "activation" for name in _ACTIVATION_FUNCTIONS},
+    "max_pool1d": "maxpool1d",
+    "max_pool2d": "maxpool2d",
+    "max_pool3d": "maxpool3d",
+    "avg_pool1d": "avgpool1d",
+    "avg_pool2d": "avgpool2d",
+    "avg_pool3d": "avgpool3d",
+    "adaptive_avg_pool1d": "adaptive_avgpool1d",
+    "adaptive_avg_pool2d": "adaptive_avgpool2d",
+    "adaptive_max_pool1d": "adaptive_maxpool1d",
+    "adaptive_max_pool2d": "adaptive_maxpool2d",
+    "dropout": "dropout",
+    "dropout1d": "dropout",
+    "dropout2d": "dropout",
+    "dropout3d": "dropout",
+    "alpha_dropout": "dropout",
+    "feature_alpha_dropout": "dropout",
+    "batch_norm": "batchnorm",
+    "layer_norm": "layernorm",
+    "group_norm": "groupnorm",
+    "flatten": "flatten",
+    "add": "add",
+    "cat": "concatenate",
+    "concat": "concatenate",
+    "concatenate": "concatenate",
+}
+
+
+def canonical_function(name: str) -> str | None:
+    """The canonical type of an operation run as a function (``max_pool2d`` -> ``maxpool2d``,
+    ``relu_`` -> ``activation``); ``None`` for functions that are no layer (``size``, ``mul``).
+
+    A trailing ``_`` (torch's in-place variants) and dunder names (``__add__``) are read as the
+    plain name. Which calls of these functions become layers is the adapter's rule (a ``view``
+    that flattens is a ``flatten``; an ``add`` of two equal-shaped tensors an ``add``).
+    """
+    key = name.strip("_")
+    if key.startswith("i") and name.startswith("__i"):  # __iadd__
+        key = key[1:]
+    return _FUNCTION_TYPES.get(key)
+
+
 ACTIVATION_TYPES = frozenset({"activation"})
 _WEIGHTED = ("conv", "dense", "depthwise", "separable")
 _ACTIVATION_NAMES = {
@@ -179,7 +255,7 @@ def fold_activations(layers: Sequence[LayerRecord]) -> None:
     """
     previous: LayerRecord | None = None
     for layer in layers:
-        if layer.is_container:
+        if layer.is_container or layer.config.get("executed") is False:
             continue
         if layer.canonical_type in ACTIVATION_TYPES:
             name = layer.canonical_config.get("activation")
@@ -197,16 +273,25 @@ def fold_activations(layers: Sequence[LayerRecord]) -> None:
             previous = None
 
 
+def in_signature(layer: LayerRecord) -> bool:
+    """Whether a layer defines the architecture (see :func:`signature_layers`)."""
+    return not (
+        layer.is_container
+        or layer.canonical_type in ("input", "identity")
+        or layer.config.get("executed") is False
+        or "folded_into" in layer.canonical_config
+    )
+
+
 def signature_layers(layers: Sequence[LayerRecord]) -> list[dict[str, Any]]:
     """The leaf layers that define an architecture, framework-neutral, for hashing and alignment.
 
-    Containers, input layers, folded activations and identity layers are left out.
+    Containers, input layers, folded activations, identity layers and layers that did not run
+    (``config["executed"] is False``) are left out.
     """
     out = []
     for layer in layers:
-        if layer.is_container or layer.canonical_type in ("input", "identity"):
-            continue
-        if "folded_into" in layer.canonical_config:
+        if not in_signature(layer):
             continue
         config = {k: v for k, v in layer.canonical_config.items() if v is not None}
         out.append(

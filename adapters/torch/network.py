@@ -1,12 +1,20 @@
 """The network record of a torch module: layers, canonical configs, parameters, output shapes.
 
-Layers are the entries of ``named_modules()`` below the root (a submodule reached by two paths is
-listed once, at its first path). A module with children is a container (its counts cover its
-subtree) except ``MultiheadAttention``, a layer whose own submodule is folded into it. Leaf
-layers count their parameters; a parameter shared by two leaves counts at the first, and the
-other's ``config["shared_params"]`` says how many it shares. Totals count each parameter once.
-Output shapes come from one ``no_grad`` forward pass in eval mode with ``example_input``; the
-batch dimension (the example's first dimension) is written ``None``, as Keras writes it.
+With an example input (``example_input=``, or the first training batch: ``first_batch``) the
+layers are what one forward ran, in executed order (``graph`` gives the rule): modules at their
+first call, and function calls such as ``F.relu`` or ``torch.flatten`` as layers of
+``origin="function"``; modules that did not run follow, marked ``config["executed"] = False``.
+Without one they are the entries of ``named_modules()`` below the root (a submodule reached by
+two paths is listed once, at its first path), and ``NetworkRecord.unknown["layers"]`` says that
+function calls are not listed when a forward other than torch's own could make them.
+
+A module with children is a container (its counts cover its subtree) except
+``MultiheadAttention``, a layer whose own submodule is folded into it. Leaf layers count their
+parameters; a parameter shared by two leaves counts at the first, and the other's
+``config["shared_params"]`` says how many it shares. Totals count each parameter once.
+``type`` is the short class (or function) name, ``module`` its Python module, ``depth`` 0 at the
+top. The forward for an example input runs under ``no_grad`` in eval mode; the batch dimension
+(the example's first dimension) is written ``None``, as Keras writes it.
 
 The optimizer and learning-rate scheduler of the training loop are described here too, as an
 ``OptimizerRecord``."""
@@ -16,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from modelboard.adapters.torch.detect import module_device, plain_value, unwrap_module
+from modelboard.adapters.torch.graph import OperationCapture, is_container
 from modelboard.adapters.torch.reproduce import captured_init_args, reproduce_info
 from modelboard.canonical import (
     architecture_signature,
@@ -32,7 +41,10 @@ if TYPE_CHECKING:
 __all__ = [
     "describe_network",
     "canonical_layer_config",
-    "output_shapes",
+    "captured_forward",
+    "executed_layers",
+    "unseen_functions_reason",
+    "NO_EXAMPLE_REASON",
     "loss_name",
     "describe_optimizer",
     "describe_scheduler",
@@ -40,7 +52,6 @@ __all__ = [
 ]
 
 
-_LEAVES_WITH_CHILDREN = ("MultiheadAttention",)
 _MAX_REPR_CHARS = 20_000
 
 
@@ -123,33 +134,6 @@ def canonical_layer_config(module: torch.nn.Module) -> dict[str, Any]:
     return {}
 
 
-def _batch_size(example: Any) -> int | None:
-    import torch
-
-    if isinstance(example, torch.Tensor):
-        return int(example.shape[0]) if example.dim() else None
-    if isinstance(example, (tuple, list)) and example:
-        return _batch_size(example[0])
-    if isinstance(example, dict) and example:
-        return _batch_size(next(iter(example.values())))
-    return None
-
-
-def _shape_of(value: Any, batch: int | None) -> Any:
-    import torch
-
-    if isinstance(value, torch.Tensor):
-        shape: list[Any] = list(value.shape)
-        if shape and batch is not None and shape[0] == batch:
-            shape[0] = None
-        return shape
-    if isinstance(value, (tuple, list)):
-        return [_shape_of(v, batch) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _shape_of(v, batch) for k, v in value.items()}
-    return None
-
-
 def _to_device(value: Any, device: torch.device | None) -> Any:
     import numpy as np
     import torch
@@ -178,36 +162,27 @@ def call_module(module: torch.nn.Module, inputs: Any) -> Any:
     return module(inputs)
 
 
-def output_shapes(module: torch.nn.Module, example_input: Any) -> tuple[dict[str, Any], Any, Any]:
-    """Output shape per module path (root: ``""``), input shape and output shape, from one
-    forward pass under ``no_grad`` in eval mode; every hook is removed and modes restored."""
+def captured_forward(module: torch.nn.Module, example_input: Any) -> OperationCapture:
+    """The operations one forward pass with ``example_input`` ran (see ``graph``), under
+    ``no_grad`` in eval mode; every hook is removed and modes restored."""
     import torch
 
     example = _to_device(example_input, module_device(module))
-    batch = _batch_size(example)
-    shapes: dict[str, Any] = {}
-    handles = []
     modes = {m: m.training for m in module.modules()}
-
-    def make_hook(path: str) -> Any:
-        def hook(_mod: Any, _inputs: Any, output: Any) -> None:
-            if path not in shapes:
-                shapes[path] = _shape_of(output, batch)
-
-        return hook
-
+    capture = OperationCapture(module)
+    output = None
     try:
-        for path, sub in module.named_modules():
-            handles.append(sub.register_forward_hook(make_hook(path)))
         module.eval()
         with torch.no_grad():
-            call_module(module, example)
+            capture.start(example)
+            try:
+                output = call_module(module, example)
+            finally:
+                capture.stop(output)
     finally:
-        for handle in handles:
-            handle.remove()
         for sub, mode in modes.items():
             sub.training = mode
-    return shapes, _shape_of(example, batch), shapes.get("")
+    return capture
 
 
 def _numel(param: Any) -> int:
@@ -228,52 +203,114 @@ def _count(params: Any) -> tuple[int, int]:
     return trainable, frozen
 
 
-def _layers(module: torch.nn.Module, shapes: dict[str, Any]) -> list[LayerRecord]:
-    layers: list[LayerRecord] = []
-    claimed: set[int] = set()
+def _listed_modules(module: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """``named_modules()`` below the root, without what is inside a leaf layer."""
+    listed = []
     inside_leaf: list[str] = []
     for path, sub in module.named_modules():
-        if not path:
+        if not path or any(path.startswith(prefix + ".") for prefix in inside_leaf):
             continue
-        if any(path.startswith(prefix + ".") for prefix in inside_leaf):
-            continue
-        name = type(sub).__name__
-        has_children = next(sub.children(), None) is not None
-        is_container = has_children and name not in _LEAVES_WITH_CHILDREN
-        config, _missing = captured_init_args(sub)
-        if is_container:
-            trainable, frozen = _count(sub.parameters())
-            own = sum(_numel(p) for p in sub.parameters(recurse=False))
-            if own:
-                config["own_params"] = own
-        else:
-            if has_children:
-                inside_leaf.append(path)
-            fresh = [p for p in sub.parameters() if id(p) not in claimed]
-            shared = sum(_numel(p) for p in sub.parameters() if id(p) in claimed)
-            claimed.update(id(p) for p in fresh)
-            trainable, frozen = _count(fresh)
-            if shared:
-                config["shared_params"] = shared
-        buffers = sum(int(b.numel()) for b in sub.buffers(recurse=not is_container))
-        if buffers and not is_container:
-            config["buffer_elements"] = buffers
-        layers.append(
-            LayerRecord(
-                path=path,
-                type=name,
-                canonical_type="container" if is_container else canonical_type(name),
-                config=config,
-                canonical_config={} if is_container else canonical_layer_config(sub),
-                output_shape=shapes.get(path),
-                trainable_params=trainable,
-                non_trainable_params=frozen,
-                depth=path.count(".") + 1,
-                is_container=is_container,
-            )
-        )
+        if not is_container(sub) and next(sub.children(), None) is not None:
+            inside_leaf.append(path)
+        listed.append((path, sub))
+    return listed
+
+
+def _module_layer(
+    path: str, sub: torch.nn.Module, claimed: set[int], output_shape: Any
+) -> LayerRecord:
+    """The record of one module; ``claimed`` holds the parameters counted at earlier layers."""
+    name = type(sub).__name__
+    container = is_container(sub)
+    config, _missing = captured_init_args(sub)
+    if container:
+        trainable, frozen = _count(sub.parameters())
+        own = sum(_numel(p) for p in sub.parameters(recurse=False))
+        if own:
+            config["own_params"] = own
+    else:
+        fresh = [p for p in sub.parameters() if id(p) not in claimed]
+        shared = sum(_numel(p) for p in sub.parameters() if id(p) in claimed)
+        claimed.update(id(p) for p in fresh)
+        trainable, frozen = _count(fresh)
+        if shared:
+            config["shared_params"] = shared
+    buffers = sum(int(b.numel()) for b in sub.buffers(recurse=not container))
+    if buffers and not container:
+        config["buffer_elements"] = buffers
+    return LayerRecord(
+        path=path,
+        type=name,
+        canonical_type="container" if container else canonical_type(name),
+        module=type(sub).__module__,
+        origin="module",
+        config=config,
+        canonical_config={} if container else canonical_layer_config(sub),
+        output_shape=output_shape,
+        trainable_params=trainable,
+        non_trainable_params=frozen,
+        depth=path.count("."),
+        is_container=container,
+    )
+
+
+def _layers(module: torch.nn.Module) -> list[LayerRecord]:
+    """Every listed module in ``named_modules()`` order, without output shapes."""
+    claimed: set[int] = set()
+    layers = [_module_layer(path, sub, claimed, None) for path, sub in _listed_modules(module)]
     fold_activations(layers)
     return layers
+
+
+def executed_layers(module: torch.nn.Module, capture: OperationCapture) -> list[LayerRecord]:
+    """The layers in the order the captured forward ran them, function calls included; the
+    modules that did not run follow, with ``config["executed"] = False``."""
+    claimed: set[int] = set()
+    layers: list[LayerRecord] = []
+    ran: set[str] = set()
+    for op in capture.ops:
+        if op.kind == "module":
+            ran.add(op.path)
+            layers.append(_module_layer(op.path, op.module, claimed, op.output_shape))
+            continue
+        layers.append(
+            LayerRecord(
+                path=op.path,
+                type=op.name,
+                canonical_type=op.canonical_type,
+                module=op.source,
+                origin="function",
+                config=dict(op.config),
+                canonical_config=dict(op.canonical_config),
+                output_shape=op.output_shape,
+                depth=op.caller.count(".") + 1 if op.caller else 0,
+            )
+        )
+    for path, sub in _listed_modules(module):
+        if path not in ran:
+            layer = _module_layer(path, sub, claimed, None)
+            layer.config["executed"] = False
+            layers.append(layer)
+    fold_activations(layers)
+    return layers
+
+
+def unseen_functions_reason(module: torch.nn.Module) -> str | None:
+    """Why the module listing may miss layers, or ``None`` when it cannot: a root or container
+    whose ``forward`` is not torch's own (``nn.Sequential``...) may call functions."""
+    for sub in module.modules():
+        if sub is not module and not is_container(sub):
+            continue
+        forward = type(sub).forward
+        if not getattr(forward, "__module__", "").startswith("torch.nn."):
+            return NO_EXAMPLE_REASON
+    return None
+
+
+NO_EXAMPLE_REASON = (
+    "no example input: operations called as functions in forward (F.relu, torch.flatten...) "
+    "are not listed; pass example_input= or train a batch to record them"
+)
 
 
 def loss_name(loss: Any) -> Any:
@@ -292,12 +329,20 @@ def describe_network(obj: torch.nn.Module, options: dict[str, Any]) -> NetworkRe
     ``batch_size``, ``epochs``, ``architecture``, ``init_args`` and ``factory``.
     """
     module = unwrap_module(obj)
-    shapes: dict[str, Any] = {}
     input_shape = output_shape = None
+    unknown: dict[str, str] = {}
     example = options.get("example_input")
     if example is not None:
-        shapes, input_shape, output_shape = output_shapes(module, example)
-    layers = _layers(module, shapes)
+        capture = captured_forward(module, example)
+        layers = executed_layers(module, capture)
+        input_shape, output_shape = capture.input_shape, capture.output_shape
+        if capture.failed is not None:
+            unknown["layers"] = f"recording the forward's operations failed: {capture.failed}"
+    else:
+        layers = _layers(module)
+        reason = unseen_functions_reason(module)
+        if reason is not None:
+            unknown["layers"] = reason
     unique = list(module.parameters())
     trainable, frozen = _count(unique)
     size = sum(_numel(p) * p.element_size() for p in unique)
@@ -323,6 +368,7 @@ def describe_network(obj: torch.nn.Module, options: dict[str, Any]) -> NetworkRe
         epochs_planned=options.get("epochs"),
         model_config={"repr": text[:_MAX_REPR_CHARS], "wrapper": type(obj).__name__},
         reproduce=reproduce_info(module, options),
+        unknown=unknown,
     )
 
 

@@ -68,12 +68,16 @@ def modelboard_describe_network(obj: Any, options: dict[str, Any]) -> NetworkRec
 def modelboard_attach_training(
     obj: Any, run: Run, options: dict[str, Any]
 ) -> TorchTrainingHandle | None:
-    """Optimizer step hooks for gradients and learning rates (see ``training``)."""
+    """Optimizer step hooks for gradients and learning rates (see ``training``), and the
+    first-batch layer capture (see ``first_batch``), detached with the handle."""
     if not is_torch_module(obj):
         return None
+    from modelboard.adapters.torch.first_batch import attach_first_batch
     from modelboard.adapters.torch.training import attach_training
 
-    return attach_training(obj, run, options)
+    handle = attach_training(obj, run, options)
+    handle.attached.append(attach_first_batch(obj, run, options))
+    return handle
 
 
 @hookimpl

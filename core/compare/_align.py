@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from modelboard.canonical import signature_layers
+from modelboard.canonical import in_signature, signature_layers
 from modelboard.records import LayerRecord, NetworkRecord
 
 __all__ = ["AlignedLayer", "leaf_layers", "align_pair", "align_networks"]
@@ -35,18 +35,11 @@ class AlignedLayer:
 
 
 def leaf_layers(network: NetworkRecord | None) -> list[AlignedLayer]:
-    """The layers ``signature_layers`` keeps (no containers, inputs, folded activations)."""
+    """The layers ``signature_layers`` keeps (no containers, inputs, folded activations, layers
+    that did not run), the path of each kept."""
     if network is None:
         return []
-    kept: list[LayerRecord] = [
-        layer
-        for layer in network.layers
-        if not (
-            layer.is_container
-            or layer.canonical_type in ("input", "identity")
-            or "folded_into" in layer.canonical_config
-        )
-    ]
+    kept: list[LayerRecord] = [layer for layer in network.layers if in_signature(layer)]
     signature = signature_layers(network.layers)
     return [
         AlignedLayer(layer.path, layer.type, sig["type"], sig["config"], int(sig["params"]))

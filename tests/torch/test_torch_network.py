@@ -252,3 +252,17 @@ def test_optimizer_and_loss_are_recorded(torch_tracker: mb.Tracker, models: Modu
     run.finish()
     stored = torch_tracker.get(run.id).network
     assert stored.optimizer.param_groups == record.param_groups
+
+
+def test_layer_vocabulary_short_type_module_path_and_depth_zero_at_the_top(
+    torch_tracker: mb.Tracker, models: ModuleType
+) -> None:
+    module = models.BasicCNN()
+    run = torch_tracker.track(module, example_input=torch.zeros(2, 1, 8, 8))
+    layers = {layer.path: layer for layer in run.network.layers}
+    assert layers["features"].depth == 0 and layers["features"].is_container
+    assert layers["features.0"].depth == 1
+    assert layers["features.0"].type == "Conv2d"
+    assert layers["features.0"].module == type(module.features[0]).__module__
+    assert {layer.origin for layer in run.network.layers} == {"module"}
+    run.finish()
