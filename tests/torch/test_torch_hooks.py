@@ -90,7 +90,8 @@ def test_the_recorded_learning_rate_follows_the_scheduler(
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0125)
     run.finish()
     stored = torch_tracker.get(run.id).network.optimizer
-    assert stored.learning_rate == pytest.approx(0.0125)
+    assert stored.learning_rate == pytest.approx(0.1)  # as configured
+    assert stored.learning_rate_last == pytest.approx(0.0125)  # as last applied
     assert stored.param_groups[0]["lr"] == pytest.approx(0.0125)
     assert stored.scheduler["last_lr"] == [pytest.approx(0.0125)]
     assert stored.scheduler["state"]["last_epoch"] == 3
