@@ -180,19 +180,25 @@ def find_schedulers(optimizer: torch.optim.Optimizer) -> list[Any]:
     """The LR schedulers that hold ``optimizer`` (``scheduler.optimizer is optimizer``).
 
     One ``gc.get_referrers`` pass (it walks the objects the collector tracks): call it once,
-    not per step. A scheduler keeps the optimizer in its instance ``__dict__``, which is the
-    referrer; its owner is found among that dict's referrers.
+    not per step. The referrer is the scheduler itself (Python 3.12+ keeps instance attributes
+    inline) or its ``__dict__``, whose owner is then found among that dict's referrers.
     """
     import gc
 
     found: list[Any] = []
+
+    def keep(candidate: Any) -> None:
+        mine = is_scheduler(candidate) and getattr(candidate, "optimizer", None) is optimizer
+        if mine and all(candidate is not f for f in found):
+            found.append(candidate)
+
     for holder in gc.get_referrers(optimizer):
-        if not isinstance(holder, dict) or holder.get("optimizer") is not optimizer:
-            continue
-        for owner in gc.get_referrers(holder):
-            mine = getattr(owner, "__dict__", None) is holder and is_scheduler(owner)
-            if mine and all(owner is not f for f in found):
-                found.append(owner)
+        if isinstance(holder, dict) and holder.get("optimizer") is optimizer:
+            for owner in gc.get_referrers(holder):
+                if getattr(owner, "__dict__", None) is holder:
+                    keep(owner)
+        else:  # Python 3.12+: an instance's inline attributes refer from the instance itself
+            keep(holder)
     return found
 
 

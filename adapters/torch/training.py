@@ -158,7 +158,7 @@ class TorchTrainingHandle:
         self._search = not optimizers
         self._backward_index = 0  # backward passes seen while no optimizer is known
         self._in_backward = False
-        self._backward_capture: int | None = None  # a captured backward not yet recorded
+        self._backward_capture: _Capture | None = None  # a captured backward not yet recorded
         self._optimizer_dirty = False
         self._last_optimizer_write = 0.0
         self._failed = False
@@ -320,34 +320,38 @@ class TorchTrainingHandle:
         """The first hook of a backward pass while no optimizer is known: count it."""
         import torch
 
-        if self._backward_capture is not None:  # the last captured backward had no step
-            self._record_backward()
+        self._record_backward()  # the last captured backward had no optimizer step after it
         self._in_backward = True
         torch.autograd.Variable._execution_engine.queue_callback(self._backward_done)
         if self._backward_index % self.every == 0:
             self._rows.clear()
 
     def _backward_done(self) -> None:
+        """Queued at the end of a counted backward pass: a capture pass's statistics are
+        assembled now (while ``.grad`` holds them) and recorded unless an optimizer steps
+        first (then they are its first step's)."""
         self._in_backward = False
-        if self._backward_index % self.every == 0 and self._rows:
-            self._backward_capture = self._backward_index
+        index = self._backward_index
         self._backward_index += 1
+        if index % self.every != 0 or not self._rows or self._failed:
+            return
+        try:
+            params = [p for p in self._params if id(p) in self._rows and p.grad is not None]
+            if not params:
+                return
+            inv = _scaler_inverse(self.grad_scaler)
+            rows = [_scaled_row(self._rows[id(p)], inv) for p in params]
+            table = table_from_rows(rows, [p.numel() for p in params], params)
+            self._backward_capture = _Capture(index, None, self._param_names(params),
+                                              _shapes(params), params, [p.grad for p in params],
+                                              None, table, None)  # fmt: skip
+        except Exception as exc:
+            self._give_up(exc)
 
     def _record_backward(self) -> None:
-        index, self._backward_capture = self._backward_capture, None
-        rows, self._rows = self._rows, {}
-        if index is None or not rows or self.run.finished:
-            return
-        params = [p for p in self._params if id(p) in rows and p.grad is not None]
-        if not params:
-            return
-        inv = _scaler_inverse(self.grad_scaler)
-        table = table_from_rows(
-            [_scaled_row(rows[id(p)], inv) for p in params], [p.numel() for p in params], params
-        )
-        capture = _Capture(index, None, self._param_names(params), _shapes(params), params,
-                           [p.grad for p in params], None, table, None)  # fmt: skip
-        self._finish_capture(capture)
+        capture, self._backward_capture = self._backward_capture, None
+        if capture is not None:
+            self._finish_capture(capture)
 
     # -- capture ------------------------------------------------------------------------------
 
@@ -448,13 +452,16 @@ class TorchTrainingHandle:
         handles, self._handles = self._handles, []
         for handle in handles:
             handle.remove()
+        if not self._tracked and not self._failed:
+            try:
+                self._record_backward()
+            except Exception as exc:
+                self._give_up(exc)
         self._close_window()
         attached, self.attached = self.attached, []
         for other in attached:
             other.detach()
         self._pending = None
-        if self._backward_capture is not None and not self._tracked:
-            self._record_backward()
         if self.run.finished or self.run.network is None:
             return
         for tracked in self._tracked.values():
