@@ -396,3 +396,27 @@ def test_compiled_and_data_parallel_modules_capture(tracker: mb.Tracker) -> None
         assert _rel(g.global_norm, hand) < 1e-6, wrap
         assert g.clipped is True, wrap
         assert {p.name for p in g.parameters} == {n for n, _ in model.named_parameters()}
+
+
+def test_a_step_gradscaler_skips_is_not_counted(tracker: mb.Tracker) -> None:
+    """The first scale overflows (inf found, no optimizer step); the step that follows is step
+    0, with the gradients of its own backward, unscaled."""
+    torch.manual_seed(9)
+    model = nn.Linear(6, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**127, backoff_factor=2.0**-100)
+    run = tracker.track(model, optimizer=optimizer, gradients_every=1)
+    scales, unscaled = [], []
+    for _ in range(2):
+        optimizer.zero_grad()
+        scale = scaler.get_scale()
+        scaler.scale(model(torch.randn(8, 6)).pow(2).sum() * 1e3).backward()
+        scales.append(scale)
+        unscaled.append(_by_hand(list(model.parameters())) / scale)
+        scaler.step(optimizer)
+        scaler.update()
+    run.finish()
+    assert scales[1] < scales[0] and not math.isfinite(unscaled[0])  # the first was skipped
+    (g,) = tracker.get(run.id).gradients
+    assert g.step == 0 and _rel(g.global_norm, unscaled[1]) < 1e-5
+    assert g.flags["nonfinite"] is False
