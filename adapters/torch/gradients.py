@@ -36,8 +36,12 @@ if TYPE_CHECKING:
 __all__ = [
     "COLUMNS",
     "gradient_table",
+    "gradient_row",
+    "table_from_rows",
+    "global_norm",
     "append_update_ratios",
     "stats_from_table",
+    "stats_from_rows_of",
     "batch_gradients",
     "default_loss",
 ]
@@ -77,6 +81,73 @@ def _norms(tensors: list[torch.Tensor], order: float = 2.0) -> list[torch.Tensor
     return [torch.linalg.vector_norm(t, order) for t in tensors]
 
 
+def _raw_columns(values: list[torch.Tensor], norms: list[torch.Tensor]) -> torch.Tensor:
+    """``(P, 5)``: norm, sum, min, max and non-zero count of each (non-empty) tensor."""
+    import torch
+
+    device = values[0].device
+    acc = _accumulator(device)
+    rows = []
+    for g, norm in zip(values, norms, strict=True):
+        low, high = torch.aminmax(g)
+        parts = [norm, g.sum(), low, high, torch.count_nonzero(g)]
+        rows.append(torch.stack([t.to(device=device, dtype=acc) for t in parts]))
+    return torch.stack(rows)
+
+
+def gradient_row(grad: torch.Tensor) -> torch.Tensor:
+    """The raw statistics of one gradient, on its device, without a host sync (what a backward
+    hook keeps); :func:`table_from_rows` turns rows into the table."""
+    import torch
+
+    g = _values(grad)
+    if not g.numel():
+        g = g.new_zeros(1)
+    return _raw_columns([g], [torch.linalg.vector_norm(g)])[0]
+
+
+def table_from_rows(
+    rows: Sequence[torch.Tensor],
+    numels: Sequence[int],
+    weights: Sequence[torch.Tensor],
+    inv_scale: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The ``(P, 7)`` table (the first seven ``COLUMNS``) from :func:`gradient_row` rows."""
+    import torch
+
+    raw = torch.stack(list(rows)) if not isinstance(rows, torch.Tensor) else rows
+    device, acc = raw.device, raw.dtype
+    n = torch.tensor([max(int(k), 1) for k in numels], dtype=acc, device=device)
+    norm = raw[:, 0]
+    mean = raw[:, 1] / n
+    std = (norm * norm / n - mean * mean).clamp_min(0).sqrt()
+    max_abs = torch.maximum(raw[:, 3], -raw[:, 2])
+    zeros = (n - raw[:, 4]) / n
+    empty = torch.tensor([int(k) == 0 for k in numels], device=device)
+    zeros = torch.where(empty, torch.zeros_like(zeros), zeros)
+    nonfinite = torch.full_like(norm, float("nan"))
+    floats = [w.detach() if w.is_floating_point() else w.detach().float() for w in weights]
+    weight_norms = torch.stack([t.to(device=device, dtype=acc) for t in _norms(floats)])
+    table = torch.stack([norm, mean, std, max_abs, zeros, nonfinite, weight_norms], 1)
+    if inv_scale is not None:
+        table[:, :_SCALED_COLUMNS] *= inv_scale.to(device=device, dtype=acc)
+    return table
+
+
+def global_norm(grads: Sequence[torch.Tensor], inv_scale: torch.Tensor | None = None) -> Any:
+    """The L2 norm of all of ``grads`` together, as a 0-d tensor on the first one's device."""
+    import torch
+
+    values = [_values(g) for g in grads]
+    device = values[0].device
+    acc = _accumulator(device)
+    norms = torch.stack([t.to(device=device, dtype=acc) for t in _norms(values)])
+    total = torch.linalg.vector_norm(norms)
+    if inv_scale is not None:
+        total = total * inv_scale.to(device=device, dtype=acc)
+    return total
+
+
 def gradient_table(
     grads: Sequence[torch.Tensor],
     weights: Sequence[torch.Tensor],
@@ -90,39 +161,10 @@ def gradient_table(
     non-finite column is NaN here; :func:`stats_from_table` counts NaN/Inf only for tensors whose
     norm is not finite (a finite norm means there are none).
     """
-    import torch
-
-    device = grads[0].device
-    acc = _accumulator(device)
     values = [_values(g) for g in grads]
     values = [g if g.numel() else g.new_zeros(1) for g in values]
-    floats = [w.detach() if w.is_floating_point() else w.detach().float() for w in weights]
-    sums, lows, highs, nonzero = [], [], [], []
-    for g in values:
-        sums.append(g.sum())
-        low, high = torch.aminmax(g)
-        lows.append(low)
-        highs.append(high)
-        nonzero.append(torch.count_nonzero(g))
-
-    def column(items: list[torch.Tensor]) -> torch.Tensor:
-        if any(t.device != device for t in items):
-            items = [t.to(device) for t in items]
-        return torch.stack(items).to(acc)
-
-    n = torch.tensor([max(int(g.numel()), 1) for g in grads], dtype=acc, device=device)
-    norm = column(_norms(values))
-    mean = column(sums) / n
-    std = (norm * norm / n - mean * mean).clamp_min(0).sqrt()
-    max_abs = torch.maximum(column(highs), -column(lows))
-    zeros = (n - column(nonzero)) / n
-    empty = torch.tensor([g.numel() == 0 for g in grads], device=device)
-    zeros = torch.where(empty, torch.zeros_like(zeros), zeros)
-    nonfinite = torch.full_like(norm, float("nan"))
-    table = torch.stack([norm, mean, std, max_abs, zeros, nonfinite, column(_norms(floats))], 1)
-    if inv_scale is not None:
-        table[:, :_SCALED_COLUMNS] *= inv_scale.to(device=device, dtype=acc)
-    return table
+    raw = _raw_columns(values, _norms(values))
+    return table_from_rows(raw, [int(g.numel()) for g in grads], weights, inv_scale)
 
 
 def append_update_ratios(
@@ -172,6 +214,16 @@ def stats_from_table(
     transfer that only happens when something already went wrong).
     """
     rows: list[list[Any]] = table.tolist()
+    return stats_from_rows(names, shapes, rows, _nonfinite_counts(grads, rows))
+
+
+def stats_from_rows_of(
+    names: Sequence[str],
+    shapes: Sequence[Sequence[int]],
+    rows: list[list[Any]],
+    grads: Sequence[torch.Tensor],
+) -> list[ParameterGradientStats]:
+    """:func:`stats_from_table` for a table already read back (``rows``)."""
     return stats_from_rows(names, shapes, rows, _nonfinite_counts(grads, rows))
 
 

@@ -16,8 +16,8 @@ parameters; a parameter shared by two leaves counts at the first, and the other'
 top. The forward for an example input runs under ``no_grad`` in eval mode; the batch dimension
 (the example's first dimension) is written ``None``, as Keras writes it.
 
-The optimizer and learning-rate scheduler of the training loop are described here too, as an
-``OptimizerRecord``."""
+The optimizers and learning-rate schedulers of the training loop are described by
+``optimizers.optimizer_records``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelboard.adapters.torch.detect import module_device, plain_value, unwrap_module
 from modelboard.adapters.torch.graph import OperationCapture, is_container
+from modelboard.adapters.torch.optimizers import optimizer_records
 from modelboard.adapters.torch.reproduce import captured_init_args, reproduce_info
 from modelboard.canonical import (
     architecture_signature,
@@ -33,7 +34,7 @@ from modelboard.canonical import (
     canonical_type,
     fold_activations,
 )
-from modelboard.records import LayerRecord, NetworkRecord, OptimizerRecord
+from modelboard.records import LayerRecord, NetworkRecord
 
 if TYPE_CHECKING:
     import torch
@@ -46,9 +47,6 @@ __all__ = [
     "unseen_functions_reason",
     "NO_EXAMPLE_REASON",
     "loss_name",
-    "describe_optimizer",
-    "describe_scheduler",
-    "learning_rates",
 ]
 
 
@@ -347,7 +345,7 @@ def describe_network(obj: torch.nn.Module, options: dict[str, Any]) -> NetworkRe
     trainable, frozen = _count(unique)
     size = sum(_numel(p) * p.element_size() for p in unique)
     size += sum(int(b.numel()) * b.element_size() for b in module.buffers())
-    optimizer = options.get("optimizer")
+    optimizers = optimizer_records(module, options)
     text = repr(module)
     return NetworkRecord(
         framework="torch",
@@ -360,57 +358,12 @@ def describe_network(obj: torch.nn.Module, options: dict[str, Any]) -> NetworkRe
         signature=architecture_signature(layers),
         input_shape=input_shape,
         output_shape=output_shape,
-        optimizer=None
-        if optimizer is None
-        else describe_optimizer(optimizer, options.get("scheduler")),
+        optimizer=optimizers[0] if optimizers else None,
+        optimizers=optimizers,
         loss=loss_name(options.get("loss")),
         batch_size=options.get("batch_size"),
         epochs_planned=options.get("epochs"),
         model_config={"repr": text[:_MAX_REPR_CHARS], "wrapper": type(obj).__name__},
         reproduce=reproduce_info(module, options),
         unknown=unknown,
-    )
-
-
-def learning_rates(optimizer: torch.optim.Optimizer) -> tuple[Any, ...]:
-    """Each param group's current learning rate (cheap: read on every step to see changes)."""
-    return tuple(group.get("lr") for group in optimizer.param_groups)
-
-
-def describe_scheduler(scheduler: Any) -> dict[str, Any]:
-    """Class, last learning rates and the public state of an LR scheduler."""
-    state: dict[str, Any] = {}
-    try:
-        raw = scheduler.state_dict()
-    except Exception:  # a scheduler without state_dict still gets a name
-        raw = {}
-    for key, value in raw.items():
-        if key.startswith("_") or callable(value) or key == "optimizer":
-            continue
-        state[key] = plain_value(value)
-    last_lr = None
-    get_last_lr = getattr(scheduler, "get_last_lr", None)
-    if callable(get_last_lr):
-        try:
-            last_lr = plain_value(list(get_last_lr()))
-        except Exception:  # before the first step some schedulers have no last lr
-            last_lr = None
-    return {"name": type(scheduler).__name__, "last_lr": last_lr, "state": state}
-
-
-def describe_optimizer(optimizer: torch.optim.Optimizer, scheduler: Any = None) -> OptimizerRecord:
-    """Class, current learning rate, defaults and every param group's hyperparameters."""
-    groups = []
-    for group in optimizer.param_groups:
-        entry = {k: plain_value(v) for k, v in group.items() if k != "params"}
-        entry["num_tensors"] = len(group["params"])
-        entry["num_params"] = int(sum(p.numel() for p in group["params"]))
-        groups.append(entry)
-    lr = groups[0].get("lr") if groups else None
-    return OptimizerRecord(
-        name=type(optimizer).__name__,
-        learning_rate=float(lr) if isinstance(lr, (int, float)) else None,
-        config={k: plain_value(v) for k, v in optimizer.defaults.items()},
-        param_groups=groups,
-        scheduler=describe_scheduler(scheduler) if scheduler is not None else None,
     )

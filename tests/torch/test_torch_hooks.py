@@ -90,7 +90,33 @@ def test_the_recorded_learning_rate_follows_the_scheduler(
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0125)
     run.finish()
     stored = torch_tracker.get(run.id).network.optimizer
-    assert stored.learning_rate == pytest.approx(0.0125)
+    assert stored.learning_rate == pytest.approx(0.1)  # as configured
+    assert stored.learning_rate_last == pytest.approx(0.0125)  # as last applied
     assert stored.param_groups[0]["lr"] == pytest.approx(0.0125)
     assert stored.scheduler["last_lr"] == [pytest.approx(0.0125)]
     assert stored.scheduler["state"]["last_epoch"] == 3
+
+
+def _grad_hooks(module: torch.nn.Module) -> int:
+    return sum(len(p._post_accumulate_grad_hooks or {}) for p in module.parameters())
+
+
+def test_parameter_hooks_are_on_only_around_capture_steps(torch_tracker: mb.Tracker) -> None:
+    """Non-capture steps cost the two optimizer hooks and nothing per parameter."""
+    from torch.optim import optimizer as optim_module
+
+    layer = torch.nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(layer.parameters(), lr=0.1)
+    global_hooks = len(optim_module._global_optimizer_pre_hooks)
+    run = torch_tracker.track(layer, optimizer=optimizer, gradients_every=4)
+    assert len(optim_module._global_optimizer_pre_hooks) == global_hooks  # given: not searched
+    on = []
+    for _ in range(9):
+        on.append(_grad_hooks(layer) > 0)  # installed for the backward of this step?
+        optimizer.zero_grad()
+        layer(torch.ones(2, 3)).sum().backward()
+        optimizer.step()
+    run.finish()
+    assert on == [True, False, False, False, True, False, False, False, True]
+    assert _grad_hooks(layer) == 0
+    assert [g.step for g in torch_tracker.get(run.id).gradients] == [0, 4, 8]

@@ -243,7 +243,8 @@ def test_optimizer_and_loss_are_recorded(torch_tracker: mb.Tracker, models: Modu
     )
     run = torch_tracker.track(module, optimizer=optimizer, loss=nn.NLLLoss(), batch_size=32)
     record = run.network.optimizer
-    assert record.name == "AdamW" and record.learning_rate == 0.001
+    assert record.name == "adamw" and record.class_name == "AdamW"
+    assert record.learning_rate == 0.001
     assert [g["lr"] for g in record.param_groups] == [0.001, 0.01]
     assert record.param_groups[1]["weight_decay"] == 0.1
     assert record.param_groups[0]["betas"] == [0.8, 0.99]
