@@ -379,17 +379,18 @@ def optimizer_candidates(model: Any) -> list[tuple[str, Any]]:
     return found
 
 
-def find_optimizers(model: Any) -> list[tuple[str, Any]]:
+def find_optimizers(model: Any, trained: bool = False) -> list[tuple[str, Any]]:
     """``(key, optimizer)`` of every optimizer the model trains with.
 
     Of the :func:`optimizer_candidates`, once any has stepped, the ones that stepped are the
-    answer. Before, the standard optimizer counts when the model's train step is Keras's own or
-    no other optimizer is there: a custom ``compile`` that calls ``super().compile()`` leaves an
-    ``rmsprop`` that its custom ``train_step`` never uses.
+    answer; after training (``trained``) with none stepped, there is none to name. Before, the
+    standard optimizer counts when the model's train step is Keras's own or no other optimizer
+    is there: a custom ``compile`` that calls ``super().compile()`` leaves an ``rmsprop`` that
+    its custom ``train_step`` never uses.
     """
     candidates = optimizer_candidates(model)
     stepped = [(key, o) for key, o in candidates if iterations(o) > 0]
-    if stepped:
+    if stepped or trained:
         return stepped
     others = [(key, o) for key, o in candidates if key != "optimizer"]
     if others and len(others) < len(candidates) and _defines_own(model, "train_step"):
@@ -397,8 +398,13 @@ def find_optimizers(model: Any) -> list[tuple[str, Any]]:
     return candidates
 
 
-def optimizer_unknown_reason(model: Any) -> str:
+def optimizer_unknown_reason(model: Any, trained: bool = False) -> str:
     """Why no optimizer of ``model`` can be found."""
+    if trained and optimizer_candidates(model):
+        return (
+            "training ran but neither model.optimizer nor any Keras optimizer among the "
+            "model's attributes stepped (the train step uses an optimizer kept elsewhere)"
+        )
     if not getattr(model, "compiled", False):
         return "the model is not compiled and keeps no Keras optimizer as an attribute"
     return "model.optimizer is None and no Keras optimizer is among the model's attributes"
@@ -408,12 +414,14 @@ def optimizer_unknown_reason(model: Any) -> str:
 class OptimizerHistory:
     """What the training handle saw of the optimizers: the learning rate each had when first
     seen (its configured initial value), the rate each applied in the last epoch, and the
-    learning-rate callbacks of the last ``fit`` (they act on ``model.optimizer``)."""
+    learning-rate callbacks of the last ``fit`` (they act on ``model.optimizer``); ``trained``
+    once a ``fit`` ran a batch."""
 
     initial: dict[int, float | None] = field(default_factory=dict)
     last: dict[int, float | None] = field(default_factory=dict)
     callbacks: list[Any] = field(default_factory=list)
     scheduler: Any = None
+    trained: bool = False
 
     def see(self, optimizers: list[tuple[str, Any]]) -> None:
         """Note the initial learning rate of optimizers not seen before."""
@@ -461,7 +469,7 @@ def describe_optimizers(
 ) -> list[OptimizerRecord]:
     """The records of :func:`find_optimizers`; learning-rate callbacks (and a ``scheduler=``
     option) go to the standard optimizer, on which Keras's callbacks act."""
-    found = find_optimizers(model)
+    found = find_optimizers(model, history.trained if history is not None else False)
     records = []
     for key, optimizer in found:
         scheduler = None

@@ -171,7 +171,7 @@ class TrackingCallback(keras.callbacks.Callback):
     def _learning_rates(self, logged: dict[str, float]) -> dict[str, float]:
         """The learning rate now, as ``learning_rate`` for one optimizer and
         ``learning_rate_<key>`` for each of several (values Keras's callbacks logged are kept)."""
-        optimizers = find_optimizers(self.model)
+        optimizers = find_optimizers(self.model, self.attachment.history.trained)
         rates = {}
         for key, optimizer in optimizers:
             name = "learning_rate" if len(optimizers) == 1 else f"learning_rate_{key}"
@@ -192,7 +192,8 @@ class TrackingCallback(keras.callbacks.Callback):
         if stopping is not None:
             fields["early_stopping"] = stopping
         self.run.update_network(**fields)
-        self.attachment.write_optimizers()
+        self.attachment.history.trained |= self._checked > 0
+        self.attachment.write_optimizers(warn=True)
 
     def _early_stopping(self) -> dict[str, Any] | None:
         found = [c for c in self.user_callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
@@ -289,6 +290,7 @@ class KerasTrainingHandle:
         def compile(*args: Any, **kwargs: Any) -> Any:
             result = original(*args, **kwargs)
             if self.active and not self.run.finished:
+                self.history.trained = False  # new optimizers: none has stepped yet
                 self.history.see(optimizer_candidates(self.model))
                 self.write_optimizers()
             return result
@@ -322,7 +324,7 @@ class KerasTrainingHandle:
         fields = describe_compile(self.model, network.reproduce, self.history)
         unknown = dict(network.unknown)
         if fields.get("optimizer") is None:
-            reason = optimizer_unknown_reason(self.model)
+            reason = optimizer_unknown_reason(self.model, self.history.trained)
             if warn and not self._warned_optimizer:
                 self._warned_optimizer = True
                 warn_unknown(network, {"optimizer": reason})
