@@ -355,6 +355,21 @@ def test_clipping_records_produced_gradients_and_the_applied_norm(tracker: Any, 
     assert record.clipped is True
 
 
+@TF_ONLY
+def test_loss_scale_factor_is_divided_out_of_the_recorded_gradients(tracker: Any) -> None:
+    rng = _rng()
+    x, y = rng.random((16, 4), dtype=np.float32), rng.random((16, 1), dtype=np.float32)
+    model = _regressor("loss_scaled")
+    model.compile(optimizer=keras.optimizers.SGD(0.01, loss_scale_factor=1024.0), loss="mse")
+    expected = _reference_gradients(model, x, y, keras.losses.MeanSquaredError())
+    run = tracker.track(model, gradients_every=1)
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    run.finish()
+    (record,) = _training(tracker.get(run.id))
+    assert record.global_norm == pytest.approx(_norm(expected.values()), rel=1e-4)
+    assert record.scaled is False
+
+
 def test_unclipped_gradients_have_no_applied_norm(tracker: Any) -> None:
     model = _regressor("unclipped")
     model.compile(optimizer="sgd", loss="mse")
