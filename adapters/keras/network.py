@@ -87,15 +87,30 @@ def unbuilt_reason(model: Any) -> str | None:
     return None
 
 
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` of the first caller outside modelboard, pluggy and keras."""
+    import sys
+
+    frame: Any = sys._getframe(1)
+    level = 1
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if not module.startswith(("modelboard", "pluggy", "keras", "tensorflow")):
+            return level
+        frame, level = frame.f_back, level + 1
+    return 1
+
+
 def warn_unknown(network: NetworkRecord, fields: dict[str, str]) -> None:
-    """Record each unknown field's reason in ``network.unknown`` and warn about it."""
+    """Record each unknown field's reason in ``network.unknown`` and warn about it (at the
+    user's line: ``track()`` or ``fit()``)."""
     for name, reason in fields.items():
         network.unknown[name] = reason
         warnings.warn(
             f"modelboard: {name} of {network.architecture!r} is unknown ({reason}); it stays "
             "empty until it can be known",
             RuntimeWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
 
 
