@@ -3,9 +3,11 @@ traced step), the capture of the real training gradients inside a compiled ``fit
 section 7), and on-demand gradients for one batch (GradientTape on TensorFlow, torch.autograd on
 torch).
 
-``optimizer.apply(grads, variables)`` is wrapped: every ``every`` optimizer steps the wrapper
-writes one row of statistics per trainable variable into a non-trainable ``keras.Variable``
-(inside the traced train step, jit or not), and the training callback reads it on the host.
+``optimizer.apply(grads, variables)`` of every optimizer the model trains with is wrapped (the
+standard ``model.optimizer`` and optimizers a custom ``compile`` keeps as attributes, such as a
+GAN's ``d_optimizer``): every ``every`` steps of that optimizer the wrapper writes one row of
+statistics per variable it updates into a non-trainable ``keras.Variable`` (inside the traced
+train step, jit or not), and the training callback reads it on the host.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ __all__ = [
     "rows_to_stats",
     "resolve_loss",
     "batch_gradients",
+    "applying_optimizer",
+    "Captured",
+    "OptimizerCapture",
     "GradientCapture",
 ]
 
@@ -149,80 +154,136 @@ def batch_gradients(
 
 _MARK = "__modelboard_capture__"
 
+Captured = tuple[int, list[ParameterGradientStats], float | None]
+"""One capture: the optimizer step, the per-variable stats, the applied global norm or None."""
 
-class GradientCapture:
-    """Wraps the optimizer of one model; ``install`` after compile, ``uninstall`` to restore."""
 
-    def __init__(self, model: Any, every: int) -> None:
-        self.model = model
+def applying_optimizer(optimizer: Any) -> Any:
+    """The optimizer whose ``apply`` sees unscaled gradients: the inner one of a
+    ``LossScaleOptimizer`` (mixed precision), else ``optimizer`` itself."""
+    inner = getattr(optimizer, "inner_optimizer", None)
+    return inner if inner is not None else optimizer
+
+
+def _clips(optimizer: Any) -> bool:
+    """True when ``optimizer.apply`` clips what it receives (and nothing else changes it)."""
+    if getattr(optimizer, "gradient_accumulation_steps", None):
+        return False  # applied gradients are averages over steps: not comparable
+    return any(
+        (getattr(optimizer, name, None) or 0) > 0
+        for name in ("clipnorm", "global_clipnorm", "clipvalue")
+    )
+
+
+class OptimizerCapture:
+    """Captures, every ``every`` steps of one optimizer, the gradients its ``apply`` receives.
+
+    The statistics are of the gradients the train step produced: a ``loss_scale_factor`` is
+    divided out, and a ``LossScaleOptimizer``'s inner optimizer is wrapped (it receives the
+    unscaled gradients). Where the optimizer clips (``clipnorm``, ``global_clipnorm``,
+    ``clipvalue``), the global norm of the clipped gradients is computed with the optimizer's
+    own clipping and kept as the applied norm.
+    """
+
+    def __init__(self, key: str, optimizer: Any, every: int) -> None:
+        self.key = key
+        self.optimizer = optimizer
+        self.target = applying_optimizer(optimizer)
         self.every = int(every)
-        self.optimizer: Any = None
-        self._wrapper: Any = None
+        self.first_iteration = 0
+        self.steps_per_batch = 1.0
+        self.last_read_step = -1
         self._active = False
+        self._wrapper: Any = None
         self._names: list[str] = []
         self._shapes: list[list[int]] = []
         self._index: dict[int, int] = {}
         self._stats: Any = None
         self._step: Any = None
+        self._applied: Any = None
         self._count = 0
-        self._record: Any = None
-        self.last_read_step = -1
+        self._clips = _clips(self.target)
 
     @property
     def installed(self) -> bool:
-        """True while the wrapper is in place on the model's current optimizer."""
-        return self._active and self.optimizer is _target(self.model)
+        """True while the wrapper is in place."""
+        return self._active and self.target.__dict__.get("apply") is self._wrapper
 
-    def install(self) -> bool:
-        """Wrap the model's optimizer; True when newly installed (the train step must retrace)."""
-        if self.every <= 0 or self.installed:
-            return False
-        self.uninstall()
+    def iterations(self) -> int:
+        """The optimizer's step count now (one device read)."""
+        return int(self.target.iterations.numpy())
+
+    def install(self) -> None:
+        """Wrap the optimizer's ``apply`` (the train step must be traced again)."""
         import keras
 
-        target = _target(self.model)
-        variables = list(self.model.trainable_variables)
-        if target is None or not variables:
-            return False
-        if not target.built:
-            target.build(variables)
+        target = self.target
+        if target.built and target._trainable_variables:
+            self._setup(list(target._trainable_variables))
+        self._count = self.iterations()
+        original = target.apply
+        record = self._record_tf if keras.backend.backend() == "tensorflow" else self._record_eager
+
+        def apply(grads: Any, trainable_variables: Any = None) -> Any:
+            if self._active:
+                used = trainable_variables
+                if used is None:
+                    used = target._trainable_variables
+                grads_list, used_list = list(grads), list(used)
+                if self._stats is None:
+                    self._setup_lazily(used_list)
+                record(grads_list, used_list, target.iterations)
+                grads = grads_list
+            return original(grads, trainable_variables)
+
+        setattr(apply, _MARK, self)
+        object.__setattr__(target, "apply", apply)
+        self._wrapper, self._active = apply, True
+
+    def uninstall(self) -> bool:
+        """Remove the wrapper; True when it was active (the train step must retrace)."""
+        was_active, self._active = self._active, False
+        if self._wrapper is not None and self.target.__dict__.get("apply") is self._wrapper:
+            object.__delattr__(self.target, "apply")
+        self._wrapper = None
+        return was_active
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    def _setup(self, variables: list[Any]) -> None:
+        import keras
+
         self._names = [v.path for v in variables]
         self._shapes = [[int(d) for d in v.shape] for v in variables]
         self._index = {id(v): i for i, v in enumerate(variables)}
         zeros = np.zeros((len(variables), len(STAT_COLUMNS)), dtype="float32")
         self._stats = keras.Variable(zeros, trainable=False, name="modelboard_gradient_stats")
         self._step = keras.Variable(-1, dtype="int64", trainable=False, name="modelboard_step")
-        self._count = int(target.iterations.numpy())
-        self.last_read_step = -1
-        original = target.apply
-        backend = keras.backend.backend()
+        self._applied = keras.Variable(
+            np.float32("nan"), dtype="float32", trainable=False, name="modelboard_applied"
+        )
 
-        def apply(grads: Any, trainable_variables: Any = None) -> Any:
-            if self._active:
-                used: Any = trainable_variables
-                if used is None:
-                    used = target._trainable_variables
-                self._record(list(grads), list(used), target.iterations)
-            return original(grads, trainable_variables)
+    def _setup_lazily(self, variables: list[Any]) -> None:
+        """First ``apply`` of an optimizer built inside the train step: make the variables
+        outside the traced function (TensorFlow), or right away (eager backends)."""
+        import keras
 
-        self._record = self._record_tf if backend == "tensorflow" else self._record_eager
-        setattr(apply, _MARK, self)
-        object.__setattr__(target, "apply", apply)
-        self.optimizer, self._wrapper, self._active = target, apply, True
-        return True
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
 
-    def uninstall(self) -> bool:
-        """Remove the wrapper; True when one was removed (the train step must retrace)."""
-        if self.optimizer is None:
-            return False
-        was_active = self._active
-        self._active = False
-        if self.optimizer.__dict__.get("apply") is self._wrapper:
-            object.__delattr__(self.optimizer, "apply")
-        self.optimizer, self._wrapper = None, None
-        return was_active
+            with tf.init_scope():
+                self._setup(variables)
+        else:
+            self._setup(variables)
 
     # -- inside the train step ----------------------------------------------------------------
+
+    def _produced(self, grads: list[Any]) -> list[Any]:
+        """The gradients as the train step produced them (a ``loss_scale_factor`` divided out)."""
+        scale = getattr(self.target, "loss_scale_factor", None)
+        if scale is None:
+            return grads
+        return [None if g is None else _dense(g) / scale for g in grads]
 
     def _rows(self, grads: list[Any], variables: list[Any]) -> Any:
         from keras import ops
@@ -234,14 +295,29 @@ class GradientCapture:
                 rows[index] = stat_row(grad, variable)
         return ops.stack(rows)
 
+    def _applied_norm(self, grads: list[Any]) -> Any:
+        """The global norm after the optimizer's own clipping (NaN where it does not clip)."""
+        from keras import ops
+
+        present = [ops.cast(_dense(g), "float32") for g in grads if g is not None]
+        if not self._clips or not present:
+            return ops.convert_to_tensor(float("nan"), "float32")
+        clipped = self.target._clip_gradients(present)
+        return ops.sqrt(sum(ops.sum(g * g) for g in clipped))
+
+    def _write(self, grads: list[Any], variables: list[Any], step: Any) -> None:
+        produced = self._produced(grads)
+        self._stats.assign(self._rows(produced, variables))
+        self._applied.assign(self._applied_norm(produced))
+        self._step.assign(step)
+
     def _record_tf(self, grads: list[Any], variables: list[Any], iterations: Any) -> None:
         import tensorflow as tf
 
         step = tf.cast(iterations.value, tf.int64)
 
         def capture() -> Any:
-            self._stats.assign(self._rows(grads, variables))
-            self._step.assign(step)
+            self._write(grads, variables, step)
             return tf.constant(True)
 
         tf.cond(tf.equal(step % self.every, 0), capture, lambda: tf.constant(False))
@@ -249,35 +325,72 @@ class GradientCapture:
     def _record_eager(self, grads: list[Any], variables: list[Any], iterations: Any) -> None:
         step, self._count = self._count, self._count + 1
         if step % self.every == 0:
-            self._stats.assign(self._rows(grads, variables))
-            self._step.assign(step)
+            self._write(grads, variables, step)
 
     # -- on the host --------------------------------------------------------------------------
 
-    def due(self, first_step: int, end_step: int) -> bool:
-        """True when a capture fell on an optimizer step in ``[first_step, end_step)``."""
-        if not self.installed or end_step <= first_step:
+    def due(self, batches_before: int, batches_done: int) -> bool:
+        """True when a capture may have fallen on this optimizer's steps during the batches
+        ``[batches_before, batches_done)`` of the current ``fit``."""
+        first = self.first_iteration + int(batches_before * self.steps_per_batch)
+        end = self.first_iteration + int(round(batches_done * self.steps_per_batch))
+        if not self.installed or end <= first:
             return False
-        next_capture = -(-first_step // self.every) * self.every
-        return next_capture < end_step
+        next_capture = -(-first // self.every) * self.every
+        return next_capture < end
 
-    def read(self) -> tuple[int, list[ParameterGradientStats]] | None:
-        """The latest capture as ``(optimizer step, stats)``, or None if already read or none."""
+    def read(self, batches_done: int = 0) -> Captured | None:
+        """The latest capture as ``(optimizer step, stats, applied global norm or None)``, or
+        None when already read or none yet. Learns this optimizer's steps per batch."""
         if self._stats is None:
             return None
-
+        if batches_done > 0:
+            stepped = self.iterations() - self.first_iteration
+            if stepped > 0:
+                self.steps_per_batch = stepped / batches_done
         step = int(self._step.numpy())
         if step < 0 or step == self.last_read_step:
             return None
         self.last_read_step = step
         matrix = np.asarray(self._stats.numpy())
-        return step, rows_to_stats(self._names, self._shapes, matrix)
+        applied = float(self._applied.numpy())
+        stats = rows_to_stats(self._names, self._shapes, matrix)
+        return step, stats, (applied if applied == applied else None)
 
 
-def _target(model: Any) -> Any:
-    """The optimizer whose ``apply`` sees unscaled gradients (inside a LossScaleOptimizer)."""
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None:
-        return None
-    inner = getattr(optimizer, "inner_optimizer", None)
-    return inner if inner is not None else optimizer
+class GradientCapture:
+    """The captures of every optimizer of one model, by optimizer key (``every`` 0: none)."""
+
+    def __init__(self, every: int) -> None:
+        self.every = int(every)
+        self.captures: dict[str, OptimizerCapture] = {}
+
+    @property
+    def installed(self) -> bool:
+        """True while any capture is in place."""
+        return any(c.installed for c in self.captures.values())
+
+    def install(self, optimizers: Sequence[tuple[str, Any]]) -> bool:
+        """Wrap each ``(key, optimizer)``; True when anything changed (retrace the step)."""
+        if self.every <= 0:
+            return False
+        wanted = [(key, applying_optimizer(o)) for key, o in optimizers]
+        current = [(key, c.target) for key, c in self.captures.items() if c.installed]
+        if len(wanted) == len(current) and all(
+            a == b and t is u for (a, t), (b, u) in zip(wanted, current, strict=True)
+        ):
+            return False
+        changed = self.uninstall()
+        for key, optimizer in optimizers:
+            capture = OptimizerCapture(key, optimizer, self.every)
+            capture.install()
+            self.captures[key] = capture
+        return changed or bool(self.captures)
+
+    def uninstall(self) -> bool:
+        """Remove every wrapper; True when one was active."""
+        removed = False
+        for capture in self.captures.values():
+            removed = capture.uninstall() or removed
+        self.captures.clear()
+        return removed

@@ -1,10 +1,11 @@
 """Attach to a Keras model's training: ``fit`` and ``compile`` wrappers and the callback.
 
 ``model.fit`` gets a callback appended to its ``callbacks`` (the user adds nothing); the callback
-logs per-epoch metrics, keeps the network record's training fields up to date, and reads the
-gradient statistics that :class:`GradientCapture` writes inside the train step. ``detach()``
-restores ``fit``, ``compile`` and the optimizer. This module imports keras: the plugin loads it
-only once a Keras model is tracked.
+logs per-epoch metrics and learning rates, keeps the network record's training fields up to date
+(optimizers, schedulers, epochs run and planned, parameters of a model built late), and reads the
+gradient statistics that :class:`GradientCapture` writes inside the train step, per optimizer.
+``detach()`` restores ``fit``, ``compile`` and the optimizers. This module imports keras: the
+plugin loads it only once a Keras model is tracked.
 """
 
 from __future__ import annotations
@@ -18,12 +19,22 @@ import numpy as np
 
 from modelboard.adapters.keras.data import dataset_batch_size, preprocessing_augmentations
 from modelboard.adapters.keras.detect import is_image_iterator, is_tf_dataset
-from modelboard.adapters.keras.gradients import GradientCapture
+from modelboard.adapters.keras.gradients import (
+    GradientCapture,
+    OptimizerCapture,
+    applying_optimizer,
+)
 from modelboard.adapters.keras.network import (
+    OptimizerHistory,
     current_learning_rate,
     describe_compile,
     describe_network,
-    is_built,
+    find_optimizers,
+    is_learning_rate_callback,
+    optimizer_candidates,
+    optimizer_unknown_reason,
+    unbuilt_reason,
+    warn_unknown,
 )
 from modelboard.gradients import DEFAULT_GRADIENTS_EVERY, make_gradient_record
 
@@ -98,16 +109,23 @@ class TrackingCallback(keras.callbacks.Callback):
             epochs_planned=attachment.epochs_planned,
             steps_per_epoch=int(steps) if steps else None,
         )
-        if attachment.capture.install():
+        attachment.history.callbacks = [
+            c for c in self.user_callbacks if is_learning_rate_callback(c)
+        ]
+        candidates = optimizer_candidates(model)
+        attachment.history.see(candidates)
+        attachment.write_optimizers(warn=True)
+        if attachment.capture.install(candidates):
             model.make_train_function(force=True)
-        optimizer = attachment.capture.optimizer
-        if optimizer is not None:
-            self._first_iteration = int(optimizer.iterations.numpy())
+        for capture in attachment.capture.captures.values():
+            capture.first_iteration = capture.iterations()
         self._steps_before_epoch = 0
         self._checked = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._global_epoch = self.epoch_offset + (epoch - self.initial_epoch)
+        if self._open():
+            self.attachment.note_epoch_rates()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         done = self._steps_before_epoch + batch + 1
@@ -115,26 +133,23 @@ class TrackingCallback(keras.callbacks.Callback):
         if not self._open():
             return
         if not self.attachment.built:
-            self._late_build(done)
-            return
-        first = self._first_iteration + checked
-        if self.attachment.capture.due(first, self._first_iteration + done):
-            self._log_gradients()
+            self.attachment.refresh_network()
+        for capture in self.attachment.capture.captures.values():
+            if capture.due(checked, done):
+                self._log_gradients(capture, done)
 
-    def _late_build(self, done: int) -> None:
-        """A subclassed model built by its first train step: describe it, start capturing."""
-        self.attachment.refresh_network()
-        capture = self.attachment.capture
-        if capture.install():
-            self.model.make_train_function(force=True)
-            self._first_iteration = int(capture.optimizer.iterations.numpy()) - done
-
-    def _log_gradients(self) -> None:
-        captured = self.attachment.capture.read()
+    def _log_gradients(self, capture: OptimizerCapture, done: int) -> None:
+        captured = capture.read(done)
         if captured is None:
             return
-        step, stats = captured
-        record = make_gradient_record(stats, step=step, epoch=self._global_epoch)
+        step, stats, applied = captured
+        record = make_gradient_record(
+            stats,
+            step=step,
+            epoch=self._global_epoch,
+            optimizer=capture.key,
+            applied_global_norm=applied,
+        )
         self.run.log_gradients(record)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
@@ -148,26 +163,37 @@ class TrackingCallback(keras.callbacks.Callback):
             number = _scalar(value)
             if number is not None:
                 metrics[str(key)] = number
-        if "learning_rate" not in metrics and self.model.optimizer is not None:
-            rate = current_learning_rate(self.model.optimizer)
-            if rate is not None:
-                metrics["learning_rate"] = rate
+        metrics.update(self._learning_rates(metrics))
         self.run.log(step=global_epoch, epoch=global_epoch, **metrics)
         attachment.epochs_run = global_epoch + 1
         self.run.update_network(epochs_run=attachment.epochs_run)
 
+    def _learning_rates(self, logged: dict[str, float]) -> dict[str, float]:
+        """The learning rate now, as ``learning_rate`` for one optimizer and
+        ``learning_rate_<key>`` for each of several (values Keras's callbacks logged are kept)."""
+        optimizers = find_optimizers(self.model, self.attachment.history.trained)
+        rates = {}
+        for key, optimizer in optimizers:
+            name = "learning_rate" if len(optimizers) == 1 else f"learning_rate_{key}"
+            if name not in logged:
+                rate = current_learning_rate(optimizer)
+                if rate is not None:
+                    rates[name] = rate
+        return rates
+
     def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
         if not self._open():
             return
-        if self.attachment.capture.installed:
-            self._log_gradients()
+        for capture in self.attachment.capture.captures.values():
+            if capture.installed:
+                self._log_gradients(capture, self._checked)
         fields: dict[str, Any] = {"epochs_run": self.attachment.epochs_run}
         stopping = self._early_stopping()
         if stopping is not None:
             fields["early_stopping"] = stopping
-        reproduce = self.run.network.reproduce if self.run.network is not None else None
-        fields.update(describe_compile(self.model, reproduce))
         self.run.update_network(**fields)
+        self.attachment.history.trained |= self._checked > 0
+        self.attachment.write_optimizers(warn=True)
 
     def _early_stopping(self) -> dict[str, Any] | None:
         found = [c for c in self.user_callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
@@ -202,17 +228,19 @@ class KerasTrainingHandle:
     """The handle ``modelboard_attach_training`` returns; ``detach()`` undoes everything."""
 
     def __init__(self, model: Any, run: Run, options: dict[str, Any]) -> None:
-        every = options.get("gradients_every", DEFAULT_GRADIENTS_EVERY)
+        every = options.get("gradients_every")
         self.model = model
         self.run = run
         self.options = options
-        self.capture = GradientCapture(model, int(every or 0))
+        self.capture = GradientCapture(DEFAULT_GRADIENTS_EVERY if every is None else int(every))
+        self.history = OptimizerHistory(scheduler=options.get("scheduler"))
         self.epochs_run = 0
         self.epochs_planned = 0
         self.active = False
         self._previous: dict[str, Any] = {}
         self._wrappers: dict[str, Any] = {}
-        self.built = is_built(model)
+        self._warned_optimizer = False
+        self.built = unbuilt_reason(model) is None
 
     # -- wrappers -----------------------------------------------------------------------------
 
@@ -222,6 +250,8 @@ class KerasTrainingHandle:
         self._wrap("fit", self._fit_wrapper)
         self._wrap("compile", self._compile_wrapper)
         self._record_preprocessing_layers()
+        self.history.see(optimizer_candidates(self.model))
+        self.write_optimizers()
         return self
 
     def _wrap(self, name: str, make: Any) -> None:
@@ -259,23 +289,56 @@ class KerasTrainingHandle:
         @functools.wraps(original)
         def compile(*args: Any, **kwargs: Any) -> Any:
             result = original(*args, **kwargs)
-            if self.active and not self.run.finished and self.run.network is not None:
-                self.run.update_network(**describe_compile(self.model, self.run.network.reproduce))
+            if self.active and not self.run.finished:
+                self.history.trained = False  # new optimizers: none has stepped yet
+                self.history.see(optimizer_candidates(self.model))
+                self.write_optimizers()
             return result
 
         return compile
 
     def refresh_network(self) -> None:
-        """Describe the model again once it is built (a subclassed model built by ``fit``)."""
-        if self.built or not is_built(self.model) or self.run.network is None:
+        """Describe the model again once it is built (a subclassed model built by ``fit``):
+        parameters and layers recorded as unknown are filled in."""
+        if self.built or unbuilt_reason(self.model) is not None or self.run.network is None:
             return
         old = self.run.network
-        new = describe_network(self.model, self.options)
+        new = describe_network(self.model, self.options, self.history)
         new.architecture = old.architecture
         new.epochs_run, new.epochs_planned = old.epochs_run, old.epochs_planned
+        new.batch_size, new.steps_per_epoch = old.batch_size, old.steps_per_epoch
         new.early_stopping = old.early_stopping
+        new.hyperparameters = old.hyperparameters
+        for name, reason in old.unknown.items():
+            if name == "optimizer" and new.optimizer is None:
+                new.unknown.setdefault(name, reason)
         self.run.set_network(new)
         self.built = True
+
+    def write_optimizers(self, warn: bool = False) -> None:
+        """Record the optimizers (and compile settings) as they are now; with ``warn``, an
+        optimizer that cannot be found is warned about (once) and recorded as unknown."""
+        network = self.run.network
+        if network is None or self.run.finished:
+            return
+        fields = describe_compile(self.model, network.reproduce, self.history)
+        unknown = dict(network.unknown)
+        if fields.get("optimizer") is None:
+            reason = optimizer_unknown_reason(self.model, self.history.trained)
+            if warn and not self._warned_optimizer:
+                self._warned_optimizer = True
+                warn_unknown(network, {"optimizer": reason})
+            unknown["optimizer"] = reason
+        else:
+            unknown.pop("optimizer", None)
+        self.run.update_network(**fields, unknown=unknown)
+
+    def note_epoch_rates(self) -> None:
+        """The learning rate each optimizer applies in the epoch that begins (read once; set
+        by ``LearningRateScheduler`` before), the last applied one when training ends."""
+        for _, optimizer in optimizer_candidates(self.model):
+            named = applying_optimizer(optimizer)
+            self.history.last[id(named)] = current_learning_rate(named)
 
     def _record_preprocessing_layers(self) -> None:
         data = self.run.data

@@ -88,7 +88,8 @@ def test_basic_cnn_layers_canonical_types_and_totals(tracker: Any, basic_cnn: An
         "dense",
     ]
     conv = network.layers[0]
-    assert conv.path == "conv2d" and conv.type == "keras.src.layers.convolutional.conv2d.Conv2D"
+    assert conv.path == "conv2d" and conv.type == "Conv2D" and conv.depth == 0
+    assert conv.module == "keras.src.layers.convolutional.conv2d"
     assert conv.canonical_config == {
         "filters": 32,
         "kernel_size": [3, 3],
@@ -203,7 +204,9 @@ def test_compile_after_track_fills_optimizer_loss_and_metrics(tracker: Any, basi
     assert network.optimizer.name == "sgd"
     assert network.optimizer.learning_rate == pytest.approx(0.01)
     assert network.optimizer.config["momentum"] == pytest.approx(0.9)
-    assert network.optimizer.scheduler["class_name"] == "ExponentialDecay"
+    scheduler = network.optimizer.scheduler
+    assert scheduler["name"] == "ExponentialDecay" and scheduler["kind"] == "schedule"
+    assert scheduler["config"]["decay_rate"] == pytest.approx(0.5)
     assert network.loss == "categorical_crossentropy"
     loss_config = network.reproduce["compile_config"]["loss"]["config"]
     assert loss_config["label_smoothing"] == 0.1
