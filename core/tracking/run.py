@@ -406,6 +406,10 @@ class Run:
         merged = {**self.options, **options}
         if batch_size is not None:
             merged["predict_batch_size"] = batch_size
+        if "from_logits" in options and "output" not in options:  # Keras's word for output=
+            merged["output"] = "logits" if options["from_logits"] else "probabilities"
+        elif merged.get("output") is None and merged.get("from_logits") is not None:
+            merged["output"] = "logits" if merged["from_logits"] else "probabilities"
         mode = _probability_mode(merged.get("output"))
 
         def answer(batch_x: Any) -> Any:
