@@ -55,8 +55,17 @@ def iter_batches(loader: Any) -> Iterator[Any]:
 
     A sized, indexable sequence of batches (a Keras ``PyDataset``, an ``ImageDataGenerator``
     iterator) is read by index, ``0 .. len - 1``: its own ``__iter__`` may never end. An
-    infinite loader (a ``repeat()``-ed tf.data pipeline) raises ``ValueError``.
+    infinite loader (a ``repeat()``-ed tf.data pipeline) raises ``ValueError``; a torch
+    ``Dataset`` (samples, not batches) raises ``TypeError``.
     """
+    if any(
+        (getattr(cls, "__module__", "") or "").startswith("torch.utils.data.dataset")
+        for cls in type(loader).__mro__
+    ):
+        raise TypeError(
+            f"a torch {type(loader).__qualname__} gives samples, not batches: wrap it in a "
+            "DataLoader (DataLoader(dataset, batch_size=...))"
+        )
     reason = _infinite_reason(loader)
     if reason is not None:
         raise ValueError(

@@ -50,6 +50,8 @@ def test_bad_loaders_are_refused_and_nothing_is_stored(tracker: mb.Tracker) -> N
     inputs_only = DataLoader(TensorDataset(x), batch_size=10)
     with pytest.raises(ValueError, match="batch 0 of the DataLoader carries no labels"):
         run.evaluate(inputs_only, plots=False)
+    with pytest.raises(TypeError, match="gives samples, not batches: wrap it in a DataLoader"):
+        run.evaluate(TensorDataset(x, y), plots=False)
     np.testing.assert_allclose(
         run.predict(inputs_only), torch.softmax(model(x), 1).detach().numpy(), rtol=1e-5
     )
