@@ -112,8 +112,7 @@ def check_same_length(split: str, x: Any, y: Any) -> None:
     x_rows, y_rows = rows(x), rows(y)
     if x_rows is not None and y_rows is not None and x_rows != y_rows:
         raise ValueError(
-            f"split {split!r}: x has {x_rows} rows but y has {y_rows}; give one label per "
-            "input row"
+            f"split {split!r}: x has {x_rows} rows but y has {y_rows}; give one label per input row"
         )
 
 
