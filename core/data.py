@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,9 +12,22 @@ import pluggy
 from modelboard.fingerprint import combine_fingerprints, fingerprint_array
 from modelboard.records import AugmentationRecord, DataRecord, SplitRecord
 
-__all__ = ["Data", "describe_arrays", "class_counts", "image_geometry"]
+__all__ = [
+    "Data",
+    "describe_arrays",
+    "describe_batches",
+    "class_counts",
+    "image_geometry",
+    "rows",
+    "training_facts",
+    "training_unknowns",
+]
+
+log = logging.getLogger("modelboard")
 
 _MAX_CLASSES = 1000
+#: The SplitRecord fields that ``training_facts`` hands to the network record.
+TRAINING_FIELDS = ("batch_size", "steps_per_epoch")
 
 
 def image_geometry(shape: Sequence[int | None] | None) -> dict[str, Any] | None:
@@ -110,12 +124,17 @@ class Data:
     def _describe_split(self, name: str, value: Any) -> SplitRecord:
         x, y = _split_parts(value)
         record = self._hooks.modelboard_describe_split(name=name, x=x, y=y)
+        if record is None and y is None:
+            record = describe_batches(name, x)
         if record is None:
             raise TypeError(
                 f"mb.Data cannot describe split {name!r} of type "
                 f"{type(x).__module__}.{type(x).__qualname__}: pass numpy arrays, a pandas "
-                "DataFrame, tensors, a tf.data.Dataset or a torch DataLoader, as (x, y) or x"
+                "DataFrame, tensors, a tf.data.Dataset, a torch DataLoader or a Keras "
+                "PyDataset, as (x, y) or x"
             )
+        for field_name, reason in record.unknown.items():  # once, when the data is described
+            log.warning("modelboard: split %r: %s is unknown: %s", name, field_name, reason)
         return record
 
     def _describe_augmentations(self, augmentations: Any) -> list[AugmentationRecord]:
@@ -154,6 +173,24 @@ def _as_array(value: Any) -> np.ndarray | None:
         return np.asarray(value)
     if hasattr(value, "__array__"):
         return np.asarray(value)
+    return None
+
+
+def rows(value: Any) -> int | None:
+    """The number of rows (first dimension) of an array, tensor, DataFrame, list or dict of
+    equal-length inputs; ``None`` when it has none or it cannot be told."""
+    if isinstance(value, dict):
+        counts = {rows(v) for v in value.values()} - {None}
+        return counts.pop() if len(counts) == 1 else None
+    shape = getattr(value, "shape", None)
+    if shape is not None:
+        try:
+            dims = tuple(shape)
+        except TypeError:
+            return None
+        return int(dims[0]) if dims and dims[0] is not None else None
+    if isinstance(value, (list, tuple)):
+        return len(value)
     return None
 
 
@@ -196,6 +233,11 @@ def describe_arrays(
     y_arr = _as_array(y)
     if y is not None and y_arr is None:
         return None
+    if y_arr is not None and x_arr.ndim and y_arr.ndim and x_arr.shape[0] != y_arr.shape[0]:
+        raise ValueError(
+            f"split {name!r}: x has {x_arr.shape[0]} rows but y has {y_arr.shape[0]}; give "
+            "one label per input row"
+        )
     if source is None:
         source = "dataframe" if type(x).__module__.startswith("pandas") else "array"
     fingerprint = fingerprint_array(x_arr)
@@ -216,3 +258,119 @@ def describe_arrays(
         class_counts=class_counts(y_arr) if y_arr is not None else None,
         details=details,
     )
+
+
+def _from_keras(value: Any) -> bool:
+    return any(
+        (getattr(cls, "__module__", "") or "").split(".")[0] == "keras"
+        for cls in type(value).__mro__
+    )
+
+
+def describe_batches(name: str, batches: Any) -> SplitRecord | None:
+    """Describe a Keras ``PyDataset`` (a sequence of ``(x, y)`` batches read by index, told by
+    its class's module, without importing Keras); ``None`` for other data.
+
+    ``steps_per_epoch`` is ``len()`` (``num_batches``; ``None`` when infinite), ``batch_size``
+    the object's ``batch_size`` attribute when it has one and the first batch has that many
+    rows. The first batch is read for shapes and dtypes, and the last one for ``size``
+    (``batch_size * (len - 1)`` plus the last batch's rows); without a batch size the size
+    stays empty, with the reason in ``unknown``.
+    """
+    from modelboard.loaders import batch_to_numpy, is_loader, split_batch
+
+    if not _from_keras(batches) or not is_loader(batches) or not hasattr(batches, "__getitem__"):
+        return None
+    unknown: dict[str, str] = {}
+    steps: int | None
+    try:
+        steps = batches.num_batches if hasattr(batches, "num_batches") else len(batches)
+    except NotImplementedError:
+        steps = None
+    if steps is None:
+        unknown["steps_per_epoch"] = "the sequence of batches is infinite (num_batches is None)"
+    batch_size = getattr(batches, "batch_size", None)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool):
+        batch_size = None
+        unknown["batch_size"] = (
+            f"the {type(batches).__qualname__} has no integer batch_size attribute"
+        )
+    x_shape: list[int | None] | None = None
+    y_shape: list[int | None] | None = None
+    x_dtype = y_dtype = None
+    size: int | None = None
+    if steps:
+        x0, y0 = split_batch(batches[0])
+        x0_arr = batch_to_numpy(x0) if not isinstance(x0, dict) else None
+        y0_arr = batch_to_numpy(y0) if y0 is not None and not isinstance(y0, dict) else None
+        first_rows = rows(x0)
+        full = steps > 1 and first_rows is not None
+        if batch_size is not None and full and first_rows != batch_size:
+            unknown["batch_size"] = (
+                f"the batch_size attribute ({batch_size}) differs from the first batch's "
+                f"{first_rows} rows"
+            )
+            batch_size = None
+        if batch_size is not None and steps > 1:
+            last_x, _ = split_batch(batches[steps - 1])
+            last_rows = rows(last_x)
+            if last_rows is not None:
+                size = batch_size * (steps - 1) + last_rows
+        elif steps == 1:
+            size = first_rows
+        if x0_arr is not None and x0_arr.ndim:
+            x_shape, x_dtype = [size, *x0_arr.shape[1:]], str(x0_arr.dtype)
+        if y0_arr is not None and y0_arr.ndim:
+            y_shape, y_dtype = [size, *y0_arr.shape[1:]], str(y0_arr.dtype)
+    if size is None:
+        unknown["size"] = (
+            "infinite"
+            if steps is None
+            else "the number of samples is known only by reading every batch"
+        )
+    return SplitRecord(
+        name=name,
+        source="keras.PyDataset",
+        size=size,
+        x_shape=x_shape,
+        y_shape=y_shape,
+        x_dtype=x_dtype,
+        y_dtype=y_dtype,
+        details={
+            "type": type(batches).__qualname__,
+            "fingerprint": "unavailable: the batches are computed, not stored",
+        },
+        batch_size=batch_size,
+        steps_per_epoch=steps,
+        unknown=unknown,
+    )
+
+
+def _data_record(data: Any) -> DataRecord:
+    record = getattr(data, "record", data)
+    if not isinstance(record, DataRecord):
+        raise TypeError(f"expected mb.Data or a DataRecord, got {type(data).__qualname__}")
+    return record
+
+
+def training_facts(data: Any) -> dict[str, int]:
+    """``{"batch_size": ..., "steps_per_epoch": ...}`` of the ``train`` split of ``mb.Data`` (or
+    its ``DataRecord``), with only the values the data knows; ``{}`` without a train split."""
+    split = _data_record(data).splits.get("train")
+    if split is None:
+        return {}
+    values = {name: getattr(split, name) for name in TRAINING_FIELDS}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def training_unknowns(data: Any) -> dict[str, str]:
+    """Why each of ``training_facts``' fields is missing, when the ``train`` split says why
+    (``{field: reason}``, as in ``NetworkRecord.unknown``)."""
+    split = _data_record(data).splits.get("train")
+    if split is None:
+        return {}
+    return {
+        name: f"train split: {split.unknown[name]}"
+        for name in TRAINING_FIELDS
+        if name in split.unknown and getattr(split, name) is None
+    }

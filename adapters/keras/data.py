@@ -37,20 +37,32 @@ def _array_split(name: str, x: Any, y: Any, source: str) -> SplitRecord | None:
     return describe_arrays(name, np.asarray(x), None if y is None else np.asarray(y), source)
 
 
-def _batch_chain(dataset: Any) -> tuple[int | None, Any]:
-    """The batch size of the first ``batch()`` in a dataset's chain and that batch's input."""
+def _batch_op(dataset: Any) -> Any:
+    """The first ``batch()`` (or ``padded_batch()``...) in a dataset's chain, from the top."""
     current = dataset
     for _ in range(64):
         if current is None:
-            break
-        size = getattr(current, "_batch_size", None)
-        if size is not None:
-            try:
-                return int(np.asarray(size)), getattr(current, "_input_dataset", None)
-            except (TypeError, ValueError):
-                return None, getattr(current, "_input_dataset", None)
+            return None
+        if getattr(current, "_batch_size", None) is not None:
+            return current
         current = getattr(current, "_input_dataset", None)
-    return None, None
+    return None
+
+
+def _constant(value: Any) -> Any:
+    try:
+        return np.asarray(value).item()
+    except (TypeError, ValueError):
+        return None
+
+
+def _batch_chain(dataset: Any) -> tuple[int | None, Any]:
+    """The batch size of the first ``batch()`` in a dataset's chain and that batch's input."""
+    op = _batch_op(dataset)
+    if op is None:
+        return None, None
+    size = _constant(op._batch_size)
+    return (int(size) if size is not None else None), getattr(op, "_input_dataset", None)
 
 
 def dataset_batch_size(dataset: Any) -> int | None:
@@ -96,17 +108,77 @@ def _cardinality(dataset: Any) -> int:
     return int(np.asarray(dataset.cardinality()))
 
 
+_INFINITE, _UNKNOWN = -1, -2
+
+
+def _expected_batches(elements: int, batch_size: int, drop_remainder: bool) -> int:
+    return elements // batch_size if drop_remainder else -(-elements // batch_size)
+
+
+def _dataset_sizes(dataset: Any, cardinality: int) -> dict[str, Any]:
+    """``size``, ``batch_size``, ``steps_per_epoch`` and the reasons for those not known.
+
+    ``size`` counts the elements before ``batch()``; it is known only when the batches after it
+    are exactly those elements batched (no ``take``, ``skip``, ``repeat`` or ``filter`` after
+    ``batch()``). An infinite pipeline has neither size nor steps, never a finite guess.
+    """
+    op = _batch_op(dataset)
+    unknown: dict[str, str] = {}
+    facts: dict[str, Any] = {"size": None, "batch_size": None, "steps_per_epoch": None}
+    if cardinality == _INFINITE:
+        reason = "infinite: the tf.data pipeline repeats without end (repeat() without a count)"
+        unknown["size"] = unknown["steps_per_epoch"] = reason
+    elif cardinality == _UNKNOWN:
+        reason = (
+            "unknown cardinality: tf.data cannot count this pipeline's elements (filter(), "
+            "a generator...) without reading it"
+        )
+        unknown["size"] = unknown["steps_per_epoch"] = reason
+    if op is None:
+        reason = "the tf.data pipeline has no batch()"
+        unknown["batch_size"] = reason
+        unknown.setdefault("steps_per_epoch", reason)
+        if cardinality >= 0:
+            facts["size"] = cardinality
+        return {**facts, "unknown": unknown}
+    batch_size = _constant(op._batch_size)
+    drop = bool(_constant(getattr(op, "_drop_remainder", False)))
+    facts["batch_size"] = int(batch_size) if batch_size is not None else None
+    if facts["batch_size"] is None:
+        unknown["batch_size"] = "batch() was given a batch size that is not a constant"
+    if cardinality < 0:
+        return {**facts, "unknown": unknown}
+    facts["steps_per_epoch"] = cardinality
+    elements = _cardinality(op._input_dataset) if hasattr(op, "_input_dataset") else _UNKNOWN
+    if elements < 0 or facts["batch_size"] is None:
+        unknown["size"] = "tf.data cannot count the elements before batch()"
+    elif _expected_batches(elements, facts["batch_size"], drop) != cardinality:
+        unknown["size"] = (
+            f"steps after batch() change the number of batches ({cardinality} where "
+            f"{elements} elements make {_expected_batches(elements, facts['batch_size'], drop)})"
+        )
+    else:
+        facts["size"] = elements
+    return {**facts, "unknown": unknown, "drop_remainder": drop}
+
+
 def _describe_dataset(name: str, dataset: Any) -> SplitRecord:
     cardinality = _cardinality(dataset)
-    batch_size, unbatched = _batch_chain(dataset)
-    batched = batch_size is not None
-    size = None
-    if batched and unbatched is not None:
-        inner = _cardinality(unbatched)
-        size = inner if inner >= 0 else None
-    elif not batched and cardinality >= 0:
-        size = cardinality
+    facts = _dataset_sizes(dataset, cardinality)
+    batched = _batch_op(dataset) is not None
+    size = facts["size"]
     x_spec, y_spec = _spec_parts(dataset.element_spec)
+    details: dict[str, Any] = {
+        "element_spec": _spec_text(dataset.element_spec),
+        "cardinality": cardinality,
+        "cardinality_meaning": {_INFINITE: "infinite", _UNKNOWN: "unknown"}.get(
+            cardinality, "batches" if batched else "elements"
+        ),
+        "batch_size": facts["batch_size"],
+        "dataset_type": type(dataset).__name__,
+    }
+    if "drop_remainder" in facts:
+        details["drop_remainder"] = facts["drop_remainder"]
     return SplitRecord(
         name=name,
         source="tf.data",
@@ -115,13 +187,10 @@ def _describe_dataset(name: str, dataset: Any) -> SplitRecord:
         y_shape=_spec_shape(y_spec, size, batched) if y_spec is not None else None,
         x_dtype=getattr(getattr(x_spec, "dtype", None), "name", None),
         y_dtype=getattr(getattr(y_spec, "dtype", None), "name", None),
-        details={
-            "element_spec": _spec_text(dataset.element_spec),
-            "cardinality": cardinality,
-            "cardinality_meaning": {-1: "infinite", -2: "unknown"}.get(cardinality, "elements"),
-            "batch_size": batch_size,
-            "dataset_type": type(dataset).__name__,
-        },
+        details=details,
+        batch_size=facts["batch_size"],
+        steps_per_epoch=facts["steps_per_epoch"],
+        unknown=facts["unknown"],
     )
 
 

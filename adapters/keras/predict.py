@@ -37,11 +37,27 @@ def last_activation(model: Any) -> str | None:
     return name if name in ("softmax", "sigmoid") else None
 
 
-def predict_probabilities(model: Any, x: Any, options: dict[str, Any]) -> ModelOutputs:
-    """``model.predict(x)`` as numpy, with ``from_logits`` (``options``, else the compiled loss:
-    ``True`` for a logits loss, ``False`` for another compiled loss, unknown when uncompiled)."""
-    outputs = model.predict(x, batch_size=options.get("batch_size"), verbose=0)
+_FROM_LOGITS = {"logits": True, "probabilities": False, "raw": False}
+
+
+def _from_logits_option(options: dict[str, Any]) -> bool | None:
+    """What the options say the model returns: ``output="logits" | "probabilities"``, or
+    Keras's own ``from_logits=`` (an alias kept for callers of ``run.predict(x,
+    from_logits=False)``); ``None`` when they say nothing."""
+    output = options.get("output")
+    if output is not None and output in _FROM_LOGITS:
+        return _FROM_LOGITS[output]
     from_logits = options.get("from_logits")
+    return None if from_logits is None else bool(from_logits)
+
+
+def predict_probabilities(model: Any, x: Any, options: dict[str, Any]) -> ModelOutputs:
+    """``model.predict(x)`` in batches of ``options["predict_batch_size"]`` (Keras's default
+    when unset) as numpy, with ``from_logits`` (``output=`` or ``from_logits=`` in ``options``,
+    else the compiled loss: ``True`` for a logits loss, ``False`` for another compiled loss,
+    unknown when uncompiled)."""
+    outputs = model.predict(x, batch_size=options.get("predict_batch_size"), verbose=0)
+    from_logits = _from_logits_option(options)
     if from_logits is None and getattr(model, "compiled", False):
         from_logits = outputs_are_logits(model)
     if isinstance(outputs, (list, tuple)):

@@ -5,7 +5,10 @@ counts and fingerprint), so a split given as tensors matches its numpy twin. A `
 is its tensors; a ``Subset`` is its dataset's fingerprint plus the indices; a dataset with array
 ``data`` and ``targets`` attributes (torchvision's) is fingerprinted from those; any other
 dataset has no fingerprint (``details["fingerprint"]`` says why) and its shapes come from its
-first item. A ``DataLoader`` adds batch size, shuffle, drop_last, sampler and workers.
+first item. A ``DataLoader`` adds batch size, shuffle, drop_last, sampler and workers, and fills
+``batch_size`` and ``steps_per_epoch`` (``len(loader)``, which counts ``drop_last`` and the
+sampler) where the loader knows them; ``unknown`` says why where it does not (an
+``IterableDataset`` without ``__len__``, a batch sampler without ``batch_size``...).
 """
 
 from __future__ import annotations
@@ -79,10 +82,15 @@ def _dataset_record(name: str, dataset: Any, source: str) -> SplitRecord:
             _add_transform(described, dataset)
             return described
     size: int | None = len(dataset) if hasattr(dataset, "__len__") else None
+    unknown: dict[str, str] = {}
+    if size is None:
+        unknown["size"] = f"the {type(dataset).__qualname__} has no __len__"
     x_shape: list[int | None] | None = None
     y_shape: list[int | None] | None = None
     x_dtype = y_dtype = None
-    if size:
+    if isinstance(dataset, data.IterableDataset):
+        details["shapes"] = "unavailable: an IterableDataset is not read ahead of training"
+    elif size:
         first = dataset[0]
         x0, y0 = (
             (first[0], first[1])
@@ -107,6 +115,7 @@ def _dataset_record(name: str, dataset: Any, source: str) -> SplitRecord:
         x_dtype=x_dtype,
         y_dtype=y_dtype,
         details=details,
+        unknown=unknown,
     )
     _add_transform(record, dataset)
     return record
@@ -118,23 +127,68 @@ def _add_transform(record: SplitRecord, dataset: Any) -> None:
         record.details["transform"] = repr(transform)
 
 
+def _loader_batch_size(loader: Any) -> tuple[int | None, str | None]:
+    """The loader's batch size, or ``None`` with the reason."""
+    if loader.batch_size is not None:
+        return int(loader.batch_size), None
+    batch_sampler = loader.batch_sampler
+    if batch_sampler is None:
+        return None, (
+            "automatic batching is off (batch_size=None): each item of the dataset is a batch"
+        )
+    size = getattr(batch_sampler, "batch_size", None)
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size, None
+    return None, f"the batch sampler {type(batch_sampler).__qualname__} has no batch_size"
+
+
+def _loader_steps(loader: Any) -> tuple[int | None, str | None]:
+    """Batches in one pass over the loader (``len(loader)``), or ``None`` with the reason."""
+    torch = loaded_torch()
+    assert torch is not None
+    dataset = loader.dataset
+    if isinstance(dataset, torch.utils.data.IterableDataset):
+        if not hasattr(dataset, "__len__"):
+            return None, (
+                "an IterableDataset without __len__: its batches are counted only by reading it"
+            )
+        if int(loader.num_workers) > 1:
+            return None, (
+                f"an IterableDataset read by {loader.num_workers} workers: how each worker "
+                "shares it decides the count, and len(loader) is only torch's estimate"
+            )
+    try:
+        return len(loader), None
+    except TypeError as exc:  # a sampler or batch sampler without __len__
+        return None, f"len(loader) is not defined: {exc}"
+
+
 def _loader_details(loader: Any) -> dict[str, Any]:
     torch = loaded_torch()
     assert torch is not None
     sampler = loader.sampler
     batch_sampler = loader.batch_sampler
     return {
-        "batch_size": loader.batch_size
-        if loader.batch_size is not None
-        else getattr(batch_sampler, "batch_size", None),
+        "batch_size": _loader_batch_size(loader)[0],
         "shuffle": isinstance(sampler, torch.utils.data.RandomSampler),
         "drop_last": bool(loader.drop_last),
         "sampler": type(sampler).__name__,
         "batch_sampler": type(batch_sampler).__name__ if batch_sampler is not None else None,
         "num_workers": int(loader.num_workers),
         "pin_memory": bool(loader.pin_memory),
-        "batches": len(loader) if hasattr(loader.dataset, "__len__") else None,
+        "batches": _loader_steps(loader)[0],
     }
+
+
+def _add_loader_facts(record: SplitRecord, loader: Any) -> None:
+    record.details.update(_loader_details(loader))
+    for field, (value, reason) in (
+        ("batch_size", _loader_batch_size(loader)),
+        ("steps_per_epoch", _loader_steps(loader)),
+    ):
+        setattr(record, field, value)
+        if reason is not None:
+            record.unknown[field] = reason
 
 
 def describe_split(name: str, x: Any, y: Any) -> SplitRecord | None:
@@ -147,7 +201,7 @@ def describe_split(name: str, x: Any, y: Any) -> SplitRecord | None:
         return _describe_arrays(name, x, y, "tensor")
     if isinstance(x, data.DataLoader):
         record = _dataset_record(name, x.dataset, "dataloader")
-        record.details.update(_loader_details(x))
+        _add_loader_facts(record, x)
         return record
     if isinstance(x, data.Dataset):
         return _dataset_record(name, x, "dataset")

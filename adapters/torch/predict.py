@@ -1,7 +1,8 @@
 """Predictions of a torch module for evaluation: its raw outputs as numpy, with what the
-module says about them (``track(..., output="logits")``; a final ``Softmax``, ``LogSoftmax`` or
-``Sigmoid`` module). The core turns them into probabilities
-(``modelboard.probabilities``).
+module says about them (``track(..., output="logits" | "probabilities")``; a final
+``Softmax``, ``LogSoftmax`` or ``Sigmoid`` module). The core turns them into probabilities
+(``modelboard.probabilities``). The prediction batch size is the ``predict_batch_size`` option
+(``batch_size`` is the training batch size and is never used here).
 """
 
 from __future__ import annotations
@@ -69,15 +70,19 @@ def _batches(x: Any, batch_size: int) -> Any:
         yield x[start : start + batch_size]
 
 
+_FROM_LOGITS = {"logits": True, "probabilities": False, "raw": False}
+
+
 def predict_probabilities(obj: torch.nn.Module, x: Any, options: dict[str, Any]) -> ModelOutputs:
     """Run the module on ``x`` in eval mode without gradients, in batches of
-    ``options["batch_size"]`` (default 256); the outputs as numpy with what is known of them."""
+    ``options["predict_batch_size"]`` (default 256); the outputs as numpy with what is known of
+    them."""
     import torch
 
     module = unwrap_module(obj)
     device = module_device(module)
     dtype = _float_dtype(module)
-    batch_size = int(options.get("batch_size") or DEFAULT_BATCH_SIZE)
+    batch_size = int(options.get("predict_batch_size") or DEFAULT_BATCH_SIZE)
     modes = {m: m.training for m in module.modules()}
     outputs = []
     try:
@@ -98,6 +103,6 @@ def predict_probabilities(obj: torch.nn.Module, x: Any, options: dict[str, Any])
         output = output.float()
     return ModelOutputs(
         output.cpu().numpy(),
-        from_logits=True if options.get("output") == "logits" else None,
+        from_logits=_FROM_LOGITS.get(str(options.get("output"))),
         last_activation=last_activation(module),
     )

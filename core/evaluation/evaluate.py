@@ -34,27 +34,44 @@ def evaluate_run(
 ) -> EvaluationRecord:
     """Evaluate on one split, store the record with ``run.store_evaluation``, write PNG plots.
 
-    Either ``x`` and ``y`` (the tracked model predicts ``x`` through its adapter) or ``y_true``
-    (or ``y``) with ``y_score=`` and/or ``y_pred=`` made elsewhere. ``class_names`` defaults to
+    Either ``x`` and ``y`` (the tracked model predicts ``x`` through its adapter), ``x`` alone
+    as a loader of ``(x, y)`` batches (a DataLoader, a ``tf.data`` pipeline, a Keras
+    ``PyDataset``: each batch is predicted and its labels kept with it, so shuffling is safe),
+    or ``y_true`` (or ``y``) with ``y_score=`` and/or ``y_pred=`` made elsewhere.
+    ``batch_size`` is the prediction batch size of this call. ``class_names`` defaults to
     the run's data record's. Bad input raises ``ValueError`` before anything is stored, so the
     run stays usable. See ``compute_evaluation`` for the other arguments.
     """
+    from modelboard.loaders import is_loader
+
     if y is not None and y_true is not None:
         raise ValueError("pass the true labels once: as y (run.evaluate(x, y)) or as y_true=")
     truth = y_true if y_true is not None else y
-    if truth is None:
-        raise ValueError("pass the true labels: run.evaluate(x, y) or run.evaluate(y_true=...)")
     from_model = y_score is None and y_pred is None
-    if from_model:
+    if from_model and is_loader(x):
+        if truth is not None:
+            raise ValueError(
+                f"the {type(x).__qualname__} carries the labels: call run.evaluate(loader) "
+                "without y, or pass arrays as run.evaluate(x, y)"
+            )
+        y_score, truth = run.predict_with_labels(x, batch_size=batch_size)
+    elif from_model:
+        if truth is None:
+            raise ValueError(
+                "pass the true labels: run.evaluate(x, y), run.evaluate(loader) with a loader "
+                "of (x, y) batches, or run.evaluate(y_true=..., y_score=...)"
+            )
         if x is None:
             raise ValueError(
                 "pass x for the tracked model to predict (run.evaluate(x, y)), or predictions "
                 "made elsewhere as y_score= (probabilities or logits) or y_pred= (labels)"
             )
-        options = {} if batch_size is None else {"batch_size": batch_size}
-        y_score = run.predict(x, **options)
+        check_same_length(split, x, truth)
+        y_score = run.predict(x, batch_size=batch_size)
     elif x is not None:
         raise ValueError("pass x (the model predicts) or y_score=/y_pred=, not both")
+    elif truth is None:
+        raise ValueError("pass the true labels: run.evaluate(y_true=..., y_score=...)")
 
     def prepare(names: list[str] | None) -> PreparedInputs:
         return prepare_inputs(
@@ -86,6 +103,17 @@ def evaluate_run(
         write_plots(run, record, prep)
         run.store_evaluation(record)
     return record
+
+
+def check_same_length(split: str, x: Any, y: Any) -> None:
+    """Refuse ``x`` and ``y`` of different lengths (a ``ValueError`` naming both)."""
+    from modelboard.data import rows
+
+    x_rows, y_rows = rows(x), rows(y)
+    if x_rows is not None and y_rows is not None and x_rows != y_rows:
+        raise ValueError(
+            f"split {split!r}: x has {x_rows} rows but y has {y_rows}; give one label per input row"
+        )
 
 
 def _file_stem(split: str) -> str:

@@ -12,7 +12,12 @@ __all__ = ["SplitRecord", "AugmentationRecord", "DataRecord"]
 
 @dataclass(eq=False)
 class SplitRecord(Record):
-    """One split (train, val, test, ...). Shapes list ``None`` for unknown dimensions."""
+    """One split (train, val, test, ...). Shapes list ``None`` for unknown dimensions.
+
+    ``batch_size`` and ``steps_per_epoch`` are filled for batched data (a DataLoader, a batched
+    tf.data pipeline, a Keras ``PyDataset``) when the data says them; ``unknown`` maps a field
+    that could not be known to the reason (the field stays empty).
+    """
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
@@ -26,6 +31,9 @@ class SplitRecord(Record):
     fingerprint: str | None = None
     class_counts: dict[str, int] | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+    steps_per_epoch: int | None = None
+    unknown: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(eq=False)

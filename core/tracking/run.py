@@ -12,6 +12,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from modelboard.errors import (
     InvalidValueError,
     ModelboardError,
@@ -48,15 +50,22 @@ log = logging.getLogger("modelboard")
 
 
 def as_data_record(data: Any) -> DataRecord:
-    """The ``DataRecord`` of ``mb.Data`` (or the record itself); a clear error for anything else."""
+    """The ``DataRecord`` of ``mb.Data`` (or the record itself); a loader (a DataLoader, a
+    ``tf.data`` pipeline, a Keras ``PyDataset``) is the train split of an ``mb.Data`` named
+    after its dataset's class; a clear error for anything else."""
     from modelboard.data import Data
+    from modelboard.loaders import is_loader
 
     if isinstance(data, Data):
         return data.record
     if isinstance(data, DataRecord):
         return data
+    if is_loader(data):
+        named = getattr(data, "dataset", data)
+        return Data(type(named).__qualname__, train=data).record
     raise TypeError(
-        f"data= takes mb.Data(name, train=(x, y), val=...), got {type(data).__qualname__}"
+        "data= takes mb.Data(name, train=(x, y), val=...) or a loader of the training "
+        f"batches, got {type(data).__qualname__}"
     )
 
 
@@ -76,6 +85,26 @@ def _metric_value(key: str, value: Any) -> float:
         f"metric {key!r} must be a real number, got {type(value).__qualname__} {value!r:.60}; "
         "log text with run.set_tags() or run.log_params()"
     )
+
+
+_OUTPUT_MODES = {
+    None: "auto",
+    "auto": "auto",
+    "logits": "logits",
+    "probabilities": "raw",
+    "raw": "raw",
+}
+
+
+def _probability_mode(output: Any) -> str:
+    """The probability rule's mode for the ``output`` option (``logits`` or ``probabilities``:
+    what the model returns; ``raw``: keep the outputs as they are)."""
+    if not isinstance(output, (str, type(None))) or output not in _OUTPUT_MODES:
+        raise ValueError(
+            f"output must be 'logits' or 'probabilities' (what the model returns), or 'raw'; "
+            f"got {output!r}"
+        )
+    return _OUTPUT_MODES[output]
 
 
 class Run:
@@ -332,19 +361,90 @@ class Run:
             self.log_gradients(record)
         return record
 
-    def predict(self, x: Any, **options: Any) -> Any:
+    def predict(self, x: Any, *, batch_size: int | None = None, **options: Any) -> Any:
         """The tracked model's outputs for ``x`` as numpy probabilities where they are class
-        scores (the rule: ``modelboard.probabilities``); ``output="raw"`` or
-        ``from_logits=False`` keeps them as the model gave them."""
+        scores (the rule: ``modelboard.probabilities``).
+
+        ``x`` is an array, a tensor, or a loader of batches (a DataLoader, a ``tf.data``
+        pipeline, a Keras ``PyDataset``: each batch's ``x``, in the loader's order).
+        ``batch_size`` is the prediction batch size of this call (else the ``predict_batch_size``
+        option). ``output="probabilities"`` or ``"raw"`` (``from_logits=False`` in Keras) keeps
+        the outputs as the model gave them; ``output="logits"`` turns them into probabilities.
+        """
+        return self._predict(x, batch_size, options, with_labels=False)[0]
+
+    def predict_with_labels(
+        self, loader: Any, *, batch_size: int | None = None, **options: Any
+    ) -> tuple[Any, Any]:
+        """``(probabilities, labels)`` over one pass of a loader of ``(x, y)`` batches: each
+        batch is predicted and its labels kept with it, so a shuffling loader cannot mismatch
+        them. ``run.evaluate(loader)`` calls this."""
+        from modelboard.loaders import is_loader
+
+        if not is_loader(loader):
+            raise TypeError(
+                f"predict_with_labels takes a loader of (x, y) batches, got "
+                f"{type(loader).__qualname__}; for arrays use run.predict(x)"
+            )
+        return self._predict(loader, batch_size, options, with_labels=True)
+
+    def _predict(
+        self, x: Any, batch_size: int | None, options: dict[str, Any], *, with_labels: bool
+    ) -> tuple[Any, Any]:
+        from modelboard.loaders import (
+            batch_to_numpy,
+            concatenate_outputs,
+            is_loader,
+            iter_batches,
+            split_batch,
+        )
+        from modelboard.plugins.types import ModelOutputs
         from modelboard.probabilities import outputs_to_probabilities
 
         if self.model is None:
             raise RuntimeError("this run has no model; pass y_score= or y_pred= to evaluate()")
         merged = {**self.options, **options}
-        out = self._plugins.hook.modelboard_predict(obj=self.model, x=x, options=merged)
-        if out is None:
-            raise RuntimeError(f"no adapter predicts with {type(self.model).__qualname__}")
-        return outputs_to_probabilities(out, str(merged.get("output") or "auto"))
+        if batch_size is not None:
+            merged["predict_batch_size"] = batch_size
+        if "from_logits" in options and "output" not in options:  # Keras's word for output=
+            merged["output"] = "logits" if options["from_logits"] else "probabilities"
+        elif merged.get("output") is None and merged.get("from_logits") is not None:
+            merged["output"] = "logits" if merged["from_logits"] else "probabilities"
+        mode = _probability_mode(merged.get("output"))
+
+        def answer(batch_x: Any) -> Any:
+            out = self._plugins.hook.modelboard_predict(obj=self.model, x=batch_x, options=merged)
+            if out is None:
+                raise RuntimeError(f"no adapter predicts with {type(self.model).__qualname__}")
+            return out
+
+        if not is_loader(x):
+            return outputs_to_probabilities(answer(x), mode), None
+        answers: list[Any] = []
+        labels: list[Any] = []
+        for number, batch in enumerate(iter_batches(x)):
+            batch_x, batch_y = split_batch(batch)
+            if with_labels and batch_y is None:
+                raise ValueError(
+                    f"batch {number} of the {type(x).__qualname__} carries no labels: give a "
+                    "loader of (x, y) batches, or arrays as run.evaluate(x, y)"
+                )
+            answers.append(answer(batch_x))
+            if with_labels:
+                labels.append(batch_to_numpy(batch_y))
+        if not answers:
+            raise ValueError(f"the {type(x).__qualname__} gave no batches to predict")
+        first = answers[0]
+        if isinstance(first, ModelOutputs):
+            joined: Any = ModelOutputs(
+                concatenate_outputs([a.outputs for a in answers]),
+                from_logits=first.from_logits,
+                last_activation=first.last_activation,
+            )
+        else:
+            joined = concatenate_outputs(answers)
+        probabilities = outputs_to_probabilities(joined, mode)
+        return probabilities, (np.concatenate(labels) if with_labels else None)
 
     def evaluate(self, x: Any = None, y: Any = None, **kwargs: Any) -> EvaluationRecord:
         """Evaluate on a split and store the record and its plots; see ``modelboard.evaluation``."""
