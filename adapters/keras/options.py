@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from modelboard.plugins.options import TrackOption, shared
 
 __all__ = ["KERAS_OPTIONS"]
+
+
+def _is_schedule(value: Any) -> bool:
+    import keras
+
+    kinds = (
+        keras.optimizers.schedules.LearningRateSchedule,
+        keras.callbacks.LearningRateScheduler,
+        keras.callbacks.ReduceLROnPlateau,
+    )
+    return isinstance(value, kinds)
+
 
 KERAS_OPTIONS: list[TrackOption] = [
     *shared(
@@ -15,6 +29,13 @@ KERAS_OPTIONS: list[TrackOption] = [
         "predict_batch_size",
         "output",
         "example_input",
+    ),
+    TrackOption(
+        "scheduler",
+        "a keras.optimizers.schedules.LearningRateSchedule or a learning-rate callback",
+        "the learning-rate schedule, recorded on the standard optimizer when fit cannot show "
+        "it (schedules and LearningRateScheduler/ReduceLROnPlateau callbacks are found)",
+        lambda value: _is_schedule(value),
     ),
 ]
 """Every option the Keras adapter reads (``fit`` tells it the rest)."""

@@ -27,6 +27,12 @@ def _is_optimizers(value: Any) -> bool:
     return bool(values) and all(isinstance(v, torch.optim.Optimizer) for v in values)
 
 
+def _is_grad_scaler(value: Any) -> bool:
+    from torch.amp import GradScaler
+
+    return isinstance(value, GradScaler)
+
+
 def _is_factory(value: Any) -> bool:
     return isinstance(value, str) or callable(value)
 
@@ -71,6 +77,13 @@ TORCH_OPTIONS: list[TrackOption] = [
         "a function or its 'package.module:function' path",
         "the builder mb.reproduce calls with init_args (torchvision.models.resnet18)",
         _is_factory,
+    ),
+    TrackOption(
+        "grad_scaler",
+        "a torch.amp.GradScaler",
+        "the AMP loss scaler, when something other than scaler.step(optimizer) calls the step "
+        "(found on its own otherwise); its scale is divided out of the recorded gradients",
+        _is_grad_scaler,
     ),
     TrackOption(
         "update_ratio",

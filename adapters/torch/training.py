@@ -34,7 +34,7 @@ optimizer of a GAN is seen at its first step too. If no optimizer was found by `
 ``NetworkRecord.unknown["optimizer"]`` says why and a warning is given once.
 
 Learning rate. Each step compares the param groups' learning rates with the recorded ones (a
-tuple read). The metric ``learning_rate`` (``learning_rate/<key>`` with several optimizers) is
+tuple read). The metric ``learning_rate`` (``learning_rate_<key>`` with several optimizers) is
 logged at the optimizer's first step and at each step where the first group's rate changed,
 with the optimizer's step count as its step; it does not move ``run.log``'s default step.
 """
@@ -264,15 +264,9 @@ class TorchTrainingHandle:
         first = lrs[0] if lrs else None
         if isinstance(first, (int, float)) and first != tracked.logged_lr:
             tracked.logged_lr = first
-            name = "learning_rate" if tracked.key == "optimizer" else f"learning_rate/{tracked.key}"
-            self._log_point(name, tracked.step, float(first))
-
-    def _log_point(self, name: str, step: int, value: float) -> None:
-        """One metric point at ``step`` that leaves ``run.log``'s default step where it is."""
-        if self.run.finished:
-            return
-        writer = self.run._writer  # noqa: SLF001 - run.log(step=) would move the default step
-        writer.add_points([(name, step, None, value, time.time())])
+            name = "learning_rate" if tracked.key == "optimizer" else f"learning_rate_{tracked.key}"
+            if not self.run.finished:  # its own step: the user's run.log steps stay theirs
+                self.run.log_point(name, tracked.step, float(first))
 
     # -- the window of parameter hooks ----------------------------------------------------------
 

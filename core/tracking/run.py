@@ -215,6 +215,43 @@ class Run:
                     self._last_epoch = ep
         self._writer.add_points([(k, step, ep, v, now) for k, v in values])
 
+    def log_point(self, name: str, step: int, value: Any, epoch: int | None = None) -> None:
+        """Log one value of metric ``name`` at its own ``step``, leaving the default step of
+        :meth:`log` where it is (adapters log series such as the learning rate this way)."""
+        self._check_open("log metrics")
+        if name not in self._metric_names:
+            check_name("metric name", name)
+            self._metric_names.add(name)
+        number = _metric_value(name, value)
+        step = check_integer("step", step, self._int_bits)
+        ep = None if epoch is None else check_integer("epoch", epoch, self._int_bits)
+        self._writer.add_points([(name, step, ep, number, time.time())])
+
+    def _explain_missing_training_facts(self, network: NetworkRecord) -> None:
+        """At the end, say why batch size, steps per epoch or planned epochs stayed empty."""
+        reasons = {
+            "batch_size": "the training loop did not tell it: give data= a loader "
+            "(mb.Data(train=loader)) or track(batch_size=...)",
+            "steps_per_epoch": "the training loop did not tell it: give data= a loader",
+            "epochs_planned": "the training loop did not tell it: track(epochs=...)",
+        }
+        missing = {
+            name: reason
+            for name, reason in reasons.items()
+            if getattr(network, name) is None and name not in network.unknown
+        }
+        if missing:
+            self.update_network(unknown={**network.unknown, **missing})
+            import warnings
+
+            warnings.warn(  # Python shows it once per process: one place warns
+                f"modelboard: run {self.id[:8]} could not record {', '.join(missing)}: "
+                "the training loop did not tell them; give data= a loader or track(batch_size="
+                "..., epochs=...) (the reasons are in the network record's unknown)",
+                UserWarning,
+                stacklevel=2,
+            )
+
     def log_params(self, **hparams: Any) -> None:
         """Record hyperparameters (merged into earlier ones); written before this returns."""
         self._check_open("log params")
@@ -487,6 +524,8 @@ class Run:
                 if self.network is not None and not self.network.epochs_run and self._epochs_seen:
                     # the user's own loop logged epochs: count them for the network record
                     self.update_network(epochs_run=len(self._epochs_seen))
+                if self.network is not None:
+                    self._explain_missing_training_facts(self.network)
                 self.record.status = status
                 self.record.ended = time.time()
                 self.record.heartbeat = self.record.ended

@@ -33,6 +33,19 @@ def _heartbeat_timeout(value: float | None) -> float:
     return settings.heartbeat_timeout()
 
 
+def _fill_from_data(network: NetworkRecord, data: DataRecord) -> None:
+    """Batch size and steps per epoch from a loader given as ``data=``, where the adapter left
+    them empty; why they are unknown, when the loader says why."""
+    from modelboard.data import training_facts, training_unknowns
+
+    for name, value in training_facts(data).items():
+        if getattr(network, name) is None:
+            setattr(network, name, value)
+    for name, reason in training_unknowns(data).items():
+        if getattr(network, name) is None and name not in network.unknown:
+            network.unknown[name] = reason
+
+
 class Tracker:
     """The entry point: ``mb.Tracker()`` opens ``./.modelboard`` (or ``MODELBOARD_URI``).
 
@@ -170,6 +183,8 @@ class Tracker:
 
             check_track_options(info.name, declared, options)
         network: NetworkRecord | None = hook.modelboard_describe_network(obj=obj, options=options)
+        if network is not None and data_record is not None:
+            _fill_from_data(network, data_record)
         run_name = name or (network.architecture if network is not None else None)
         record = self._new_record(
             run_name, project, hparams, tags, notes, parent, info.name, info.version

@@ -235,7 +235,7 @@ def test_gan_two_optimizers_each_with_its_own_captures(tracker: mb.Tracker, give
         assert [r.step for r in by_key[key]] == [0, 2]
         for record in by_key[key]:
             assert record.parameters and all(p.name.startswith(prefix) for p in record.parameters)
-    assert set(stored.training.metrics) >= {f"learning_rate/{g_key}", f"learning_rate/{d_key}"}
+    assert set(stored.training.metrics) >= {f"learning_rate_{g_key}", f"learning_rate_{d_key}"}
     assert _global_optimizer_hooks() == 0
 
 
