@@ -27,10 +27,20 @@ __all__ = ["reproduce", "check_rebuilt"]
 _HINT = "track(model, init_args={...}) or decorate the class with @mb.record_init"
 
 
-def _module_layers(layers: Sequence[LayerRecord]) -> list[LayerRecord]:
+def _module_layers(layers: Sequence[LayerRecord], strip: bool = False) -> list[LayerRecord]:
     """The layers that are objects of the model (not function calls forward made): what a
-    model built without running it has, so that both sides compare alike."""
-    return [layer for layer in layers if layer.origin == "module"]
+    model built without running it has, so that both sides compare alike. With ``strip`` (the
+    record lists forward's function calls) activations folded into a layer are taken out on
+    both sides, since an ``F.relu`` after a conv folds into it only where forward was seen."""
+    out = []
+    for layer in layers:
+        if layer.origin != "module":
+            continue
+        if strip and layer.canonical_config.get("activation") is not None:
+            layer = type(layer).from_dict(layer.to_dict())
+            layer.canonical_config = {**layer.canonical_config, "activation": None}
+        out.append(layer)
+    return out
 
 
 def _describe(layer: dict[str, Any]) -> str:
@@ -38,9 +48,11 @@ def _describe(layer: dict[str, Any]) -> str:
     return f"{layer['type']}({config}) with {layer['params']:,} parameters"
 
 
-def _layer_difference(recorded: Sequence[LayerRecord], rebuilt: Sequence[LayerRecord]) -> str:
-    left = signature_layers(_module_layers(recorded))
-    right = signature_layers(_module_layers(rebuilt))
+def _layer_difference(
+    recorded: Sequence[LayerRecord], rebuilt: Sequence[LayerRecord], strip: bool
+) -> str:
+    left = signature_layers(_module_layers(recorded, strip))
+    right = signature_layers(_module_layers(rebuilt, strip))
     for index, (a, b) in enumerate(zip(left, right, strict=False)):
         if a != b:
             return f"layer {index} is {_describe(b)}, the record has {_describe(a)}"
@@ -76,16 +88,17 @@ def check_rebuilt(network: NetworkRecord, rebuilt: NetworkRecord) -> None:
         )
     if "layers" in network.unknown or "signature" in network.unknown:
         return
+    strip = any(layer.origin != "module" for layer in network.layers)
     if network.layers:
-        same = architecture_signature(_module_layers(network.layers)) == architecture_signature(
-            _module_layers(rebuilt.layers)
-        )
+        same = architecture_signature(
+            _module_layers(network.layers, strip)
+        ) == architecture_signature(_module_layers(rebuilt.layers, strip))
     else:
         same = network.signature is None or network.signature == rebuilt.signature
     if not same:
         raise ReproduceError(
             f"rebuilt {name} has another architecture than the record: "
-            f"{_layer_difference(network.layers, rebuilt.layers)}{_missing_hint(info)}"
+            f"{_layer_difference(network.layers, rebuilt.layers, strip)}{_missing_hint(info)}"
         )
 
 

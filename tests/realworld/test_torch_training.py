@@ -276,7 +276,8 @@ def test_no_optimizer_given_finds_it_at_its_step(tracker: mb.Tracker) -> None:
     assert [g.step for g in stored.gradients] == [0, 3, 6]
     for g in stored.gradients:
         assert g.optimizer == "optimizer" and _rel(g.global_norm, hand[g.step]) < 1e-6
-    assert stored.network.unknown == {}
+    assert "optimizer" not in stored.network.unknown  # found; only what no loop told is unknown
+    assert set(stored.network.unknown) <= {"batch_size", "steps_per_epoch", "epochs_planned"}
 
 
 def test_no_optimizer_at_all_counts_backward_passes_and_says_why(tracker: mb.Tracker) -> None:
