@@ -103,8 +103,8 @@ def create_app(
     def leaderboard(request: Request) -> Response:
         query = LeaderboardQuery.from_params(request.query_params)
         context = leaderboard_context(tracker, query, links)
-        status = 400 if context["error"] else 200
-        return page("leaderboard.html", status, compare_action="/compare", **context)
+        # a bad filter is shown on the page, with its caret, as a normal answer
+        return page("leaderboard.html", compare_action="/compare", **context)
 
     def run_page(request: Request) -> Response:
         try:
