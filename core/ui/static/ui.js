@@ -10,7 +10,22 @@
     return holder ? JSON.parse(holder.textContent) : {};
   }
 
+  function addMissing(section, figures) {
+    var curves = section.querySelector("[data-role=curves]");
+    Object.keys(figures).forEach(function (key) {
+      if (key.indexOf("curve-") !== 0 || !curves) return;
+      var found = Array.prototype.some.call(section.querySelectorAll("[data-figure]"),
+        function (div) { return div.getAttribute("data-figure") === key; });
+      if (found) return;
+      var div = document.createElement("div");
+      div.className = "chart";
+      div.setAttribute("data-figure", key);
+      curves.appendChild(div);
+    });
+  }
+
   function draw(section, figures, react) {
+    if (react) addMissing(section, figures);
     section.querySelectorAll("[data-figure]").forEach(function (div) {
       if (div.closest("section") !== section) return;
       var figure = figures[div.getAttribute("data-figure")];
@@ -27,7 +42,6 @@
       fetch(url, { cache: "no-store" })
         .then(function (response) { return response.json(); })
         .then(function (live) {
-          if (live.missing) { note.textContent = "the curves are new: reload the page to see them"; }
           draw(section, live.figures, true);
           status.textContent = live.status;
           status.className = "status st-" + live.status;
