@@ -158,6 +158,7 @@ def create_app(
         Route("/static/plotly.min.js", plotly),
         Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
     ]
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield

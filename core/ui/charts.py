@@ -342,7 +342,7 @@ def gradient_compare_figure(
                 "name": label,
                 "x": list(row_names),
                 "y": [
-                    _num(norms[r].get(row[r])) if row[r] is not None else None for row in rows
+                    _num(norms[r].get(row[r] or "")) if row[r] is not None else None for row in rows
                 ],
             }
         )

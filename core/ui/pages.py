@@ -322,19 +322,19 @@ def run_context(stored: StoredRun, links: Links, *, diagram: bool = True) -> dic
     """The run page: every record in sections, with its figures."""
     figures = _live_figures(stored)
     evaluations = []
-    for split, record in stored.evaluations.items():
+    for split, evaluation in stored.evaluations.items():
         ids = {}
-        for kind, figure in charts.evaluation_figures(record).items():
+        for kind, figure in charts.evaluation_figures(evaluation).items():
             key = f"eval-{split}-{kind}"
             figures[key] = figure
             ids[kind] = key
-        document = _plain(record.to_dict())
+        document = _plain(evaluation.to_dict())
         evaluations.append(
             {
                 "split": split,
-                "record": record,
+                "record": evaluation,
                 "figures": ids,
-                "metrics": {k: format_number(v) for k, v in (record.metrics or {}).items()},
+                "metrics": {k: format_number(v) for k, v in (evaluation.metrics or {}).items()},
                 "nulls": document.get("nulls") or {},
                 "warnings": document.get("warnings") or [],
                 "inputs": document.get("inputs") or {},
@@ -468,8 +468,10 @@ def compare_context(runs: Sequence[StoredRun], links: Links) -> dict[str, Any]:
         figures["grad-compare"] = gradient
     return {
         "labels": labels,
-        "runs": [{"id": r.id, "label": label, "url": links.run(r.id)} for r, label in zip(
-            runs, labels, strict=True)],
+        "runs": [
+            {"id": r.id, "label": label, "url": links.run(r.id)}
+            for r, label in zip(runs, labels, strict=True)
+        ],
         "sections": sections,
         "layers": layer_rows,
         "figures": figures,

@@ -20,7 +20,7 @@ def plotly_js_path() -> Path:
     spec = importlib.util.find_spec("plotly")
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(
-            "the ui needs plotly: pip install \"modelboard[ui]\" (or pip install plotly)"
+            'the ui needs plotly: pip install "modelboard[ui]" (or pip install plotly)'
         )
     path = Path(next(iter(spec.submodule_search_locations))) / "package_data" / "plotly.min.js"
     if not path.is_file():

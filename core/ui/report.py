@@ -169,5 +169,3 @@ def write_report(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(html, encoding="utf-8")
     return target
-
-

@@ -26,7 +26,9 @@ import modelboard as mb
 
 for _module in ("starlette", "uvicorn", "jinja2", "plotly", "playwright"):
     if importlib.util.find_spec(_module) is None:
-        pytest.skip(f"the ui tests need {_module} (pip install '.[ui,dev]')", allow_module_level=True)
+        pytest.skip(
+            f"the ui tests need {_module} (pip install '.[ui,dev]')", allow_module_level=True
+        )
 
 CHROMIUM = os.environ.get("MODELBOARD_CHROMIUM", "/usr/bin/chromium")
 INJECTED_NAME = "<script>alert(1)</script>"

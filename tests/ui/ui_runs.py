@@ -17,7 +17,9 @@ y = digits.target.astype("int64")
 x_train, y_train, x_val, y_val = x[:600], y[:600], x[1500:], y[1500:]
 """
 
-KERAS_SCRIPT = DIGITS + """
+KERAS_SCRIPT = (
+    DIGITS
+    + """
 import sys, keras, modelboard as mb
 keras.utils.set_random_seed(0)
 model = keras.Sequential([
@@ -35,8 +37,11 @@ with tracker.track(model, name="keras_tiny", data=data, tags={"kind": "real"}) a
     run.evaluate(x_val[..., None], y_val)
 print(run.id)
 """
+)
 
-TORCH_SCRIPT = DIGITS + """
+TORCH_SCRIPT = (
+    DIGITS
+    + """
 import sys, torch, modelboard as mb
 torch.manual_seed(0)
 nn = torch.nn
@@ -66,6 +71,7 @@ with tracker.track(model, name="torch_tiny", optimizer=optimizer, example_input=
     run.evaluate(xv, yv)
 print(run.id)
 """
+)
 
 #: Logs a point every 0.2 s until the file argv[2] exists (at most 3 minutes), then finishes.
 LIVE_SCRIPT = """
