@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 __all__ = ["write_report", "render_report", "MAX_REPORT_RUNS"]
 
 MAX_REPORT_RUNS = 200
-IMAGE_BUDGET = 1_000_000
+IMAGE_BUDGET = 600_000
 _IMAGES = {".png", ".jpg", ".jpeg", ".gif", ".webp"}
 
 
