@@ -105,7 +105,9 @@ def learning_rate_figure(training: TrainingRecord) -> dict[str, Any] | None:
         series = training.metrics.get(name)
         if series is not None and series.values:
             axis, trace = _trace(name, series)
-            return {"data": [trace], "layout": _layout("learning rate", axis, name)}
+            layout = _layout("learning rate", axis, name)
+            layout["yaxis"]["type"] = "log"  # a constant rate would sit on a +-1 axis
+            return {"data": [trace], "layout": layout}
     return None
 
 
@@ -317,7 +319,10 @@ def overlay_figures(
             if series is not None and series.values:
                 axis, trace = _trace(label, series)
                 traces.append(trace)
-        figures[name] = {"data": traces, "layout": _layout(name, axis)}
+        layout = _layout(name, axis)
+        if name in LR_NAMES:
+            layout["yaxis"]["type"] = "log"
+        figures[name] = {"data": traces, "layout": layout}
     return figures
 
 

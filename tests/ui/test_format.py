@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from modelboard.records import EvaluationRecord, MetricSeries, TrainingRecord
 from modelboard.ui import charts
-from modelboard.ui.format import format_duration, format_number, format_value, sparkline
+from modelboard.ui.format import format_duration, format_number, format_value
 
 
 def test_numbers_dates_and_durations_read_as_people_write_them() -> None:
