@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     # the demo parses its own options (``modelboard demo --help`` lists them)
     p = sub.add_parser("demo", add_help=False, help="track a Keras and a PyTorch model on digits")
     p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the demo")
+    from modelboard.ui.cli import add_commands
+
+    add_commands(sub, common)  # ui, report
     return parser
 
 
@@ -115,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command in ("ui", "report"):
+        from modelboard.ui.cli import run
+
+        return run(args)
     from modelboard.cli._commands import run_command
 
     return run_command(args)
