@@ -32,6 +32,10 @@ CASES = {
         ["--epochs", "1", "--repeats", "1"],
         ["ratio tracked/untracked:"],
     ),
+    "bench_ui.py": (
+        ["--runs", "300", "--repeats", "1"],
+        ["300 runs (built in", "leaderboard sorted by val_accuracy:", "run page:"],
+    ),
     "bench_writer.py": (
         ["--points", "20000", "--kill-after", "1.5", "--rates", "10000"],
         ["raw sqlite3 executemany", "writer / raw:", "SIGKILL at 10,000 points/s offered"],
