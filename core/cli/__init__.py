@@ -71,13 +71,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ls", parents=common, help="the leaderboard as a table")
     _query_options(p, default_limit=50)
 
-    p = sub.add_parser("show", parents=common, help="every record of one run")
+    p = sub.add_parser(
+        "show",
+        parents=common,
+        help="every record of one run",
+        description="Every record of one run, and its leaderboard columns as `ls` reads them.",
+    )
     p.add_argument("run", help="run id or unique prefix")
 
-    p = sub.add_parser("compare", parents=common, help="runs side by side, differences first")
+    p = sub.add_parser(
+        "compare",
+        parents=common,
+        help="runs side by side: hyperparameters, data, network, layers, metrics, evaluation",
+        description=(
+            "Runs side by side: hyperparameters, data (names, sizes, fingerprints), a network "
+            "summary (architecture, parameters, optimizer and learning rates, loss, batch size, "
+            "epochs), the layer alignment, final and best metrics and the evaluation scalars; "
+            "'*' marks values that differ. --all prints every field of every record instead "
+            "(per-class values, the environment, identical rows)."
+        ),
+    )
     p.add_argument("runs", nargs="+", metavar="RUN", help="two or more run ids or prefixes")
     p.add_argument(
-        "--all", dest="show_identical", action="store_true", help="also show identical rows"
+        "--all",
+        action="store_true",
+        help="every field of every record: per-class values, the environment, identical rows",
     )
     p.add_argument("--plot", metavar="FILE", help="write the overlaid metric curves as a PNG")
 
