@@ -287,7 +287,9 @@ def _section_frame(
             if name not in seen:
                 seen.add(name)
                 fields.append(name)
-    differing, identical, ordered = [], [], []
+    differing: list[dict[str, Any]] = []
+    identical: list[dict[str, Any]] = []
+    ordered: list[dict[str, Any]] = []
     for name in fields:
         values = [f.get(name) if summary else _cell(f.get(name)) for f in per_run]
         if summary and all(v is None for v in values):
