@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from modelboard.optimizer_names import canonical_optimizer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -42,6 +45,9 @@ SHOW_COLUMNS = (
     "data_name",
     "gradient_health",
 )
+
+
+_OPTIMIZER_NAME = re.compile(r"optimizers?(\[\d+\])?\.name")
 
 
 def _number(value: Any) -> str:
@@ -299,6 +305,9 @@ def render_run(console: Console, stored: StoredRun, columns: dict[str, Any] | No
         if len(network.optimizers) <= 1:
             skip.add("optimizers")  # the one optimizer is ``optimizer.*``
         flatten("", {k: v for k, v in network.to_dict().items() if k not in skip}, fields)
+        for key, value in fields.items():
+            if _OPTIMIZER_NAME.fullmatch(key) and isinstance(value, str):
+                fields[key] = canonical_optimizer(value)  # older records hold class names
         console.print(key_value_table(fields, title="network"))
         layers = pd.DataFrame(
             [

@@ -177,6 +177,8 @@ def _summary_data(run: StoredRun) -> dict[str, Any]:
         "fingerprint": data.fingerprint,
         "num_classes": data.num_classes,
         "features": len(data.features) if data.features is not None else None,
+        "augmentations": [aug.type for aug in data.augmentations] or None,
+        "preprocessing": list(data.preprocessing) or None,
     }
     for split, info in data.splits.items():
         out[f"{split}.size"] = info.size
