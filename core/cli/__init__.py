@@ -1,6 +1,8 @@
 """The ``modelboard`` command line: ``ls``, ``show``, ``compare``, ``export``, ``rm``, ``gc``,
 ``demo``.
 
+``show`` prints every record of a run and its leaderboard columns as ``ls`` reads them;
+``compare`` prints a summary of what a person compares (``--all``: every field of every record).
 Every command takes ``--store`` (a folder or database URL; default ``MODELBOARD_URI`` or
 ``./.modelboard``) and ``--json``. Run ids may be given by a unique prefix. An unknown run, a
 bad filter or an unreachable store prints one line on stderr and exits with code 2.
@@ -43,9 +45,16 @@ def _query_options(parser: argparse.ArgumentParser, default_limit: int | None) -
         "--desc", dest="ascending", action="store_const", const=False, help="sort descending"
     )
     parser.add_argument(
-        "--where", help="filter, e.g. \"framework = 'torch' and val_accuracy > 0.9\""
+        "--where",
+        help='filter, e.g. "framework = \'torch\' and val_accuracy > 0.9" or "optimizer in '
+        "('adam', 'sgd')\" (framework, status, optimizer, loss_function, model_name ignore "
+        "case; see docs/leaderboard.md)",
     )
-    parser.add_argument("--columns", help="comma-separated columns to show")
+    parser.add_argument(
+        "--columns",
+        help="comma-separated columns to show, e.g. 'name, optimizer, learning_rate, "
+        "learning_rate_last, epochs, epochs_planned'",
+    )
     parser.add_argument("--project", help="only runs of this project")
     parser.add_argument(
         "--limit",
