@@ -1,6 +1,8 @@
 """The ``modelboard`` command line: ``ls``, ``show``, ``compare``, ``export``, ``rm``, ``gc``,
 ``demo``.
 
+``show`` prints every record of a run and its leaderboard columns as ``ls`` reads them;
+``compare`` prints a summary of what a person compares (``--all``: every field of every record).
 Every command takes ``--store`` (a folder or database URL; default ``MODELBOARD_URI`` or
 ``./.modelboard``) and ``--json``. Run ids may be given by a unique prefix. An unknown run, a
 bad filter or an unreachable store prints one line on stderr and exits with code 2.
@@ -43,9 +45,16 @@ def _query_options(parser: argparse.ArgumentParser, default_limit: int | None) -
         "--desc", dest="ascending", action="store_const", const=False, help="sort descending"
     )
     parser.add_argument(
-        "--where", help="filter, e.g. \"framework = 'torch' and val_accuracy > 0.9\""
+        "--where",
+        help='filter, e.g. "framework = \'torch\' and val_accuracy > 0.9" or "optimizer in '
+        "('adam', 'sgd')\" (framework, status, optimizer, loss_function, model_name ignore "
+        "case; see docs/leaderboard.md)",
     )
-    parser.add_argument("--columns", help="comma-separated columns to show")
+    parser.add_argument(
+        "--columns",
+        help="comma-separated columns to show, e.g. 'name, optimizer, learning_rate, "
+        "learning_rate_last, epochs, epochs_planned'",
+    )
     parser.add_argument("--project", help="only runs of this project")
     parser.add_argument(
         "--limit",
@@ -71,13 +80,31 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ls", parents=common, help="the leaderboard as a table")
     _query_options(p, default_limit=50)
 
-    p = sub.add_parser("show", parents=common, help="every record of one run")
+    p = sub.add_parser(
+        "show",
+        parents=common,
+        help="every record of one run",
+        description="Every record of one run, and its leaderboard columns as `ls` reads them.",
+    )
     p.add_argument("run", help="run id or unique prefix")
 
-    p = sub.add_parser("compare", parents=common, help="runs side by side, differences first")
+    p = sub.add_parser(
+        "compare",
+        parents=common,
+        help="runs side by side: hyperparameters, data, network, layers, metrics, evaluation",
+        description=(
+            "Runs side by side: hyperparameters, data (names, sizes, fingerprints), a network "
+            "summary (architecture, parameters, optimizer and learning rates, loss, batch size, "
+            "epochs), the layer alignment, final and best metrics and the evaluation scalars; "
+            "'*' marks values that differ. --all prints every field of every record instead "
+            "(per-class values, the environment, identical rows)."
+        ),
+    )
     p.add_argument("runs", nargs="+", metavar="RUN", help="two or more run ids or prefixes")
     p.add_argument(
-        "--all", dest="show_identical", action="store_true", help="also show identical rows"
+        "--all",
+        action="store_true",
+        help="every field of every record: per-class values, the environment, identical rows",
     )
     p.add_argument("--plot", metavar="FILE", help="write the overlaid metric curves as a PNG")
 

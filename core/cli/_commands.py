@@ -162,13 +162,24 @@ def cmd_export(args: argparse.Namespace) -> int:
 # -- show -------------------------------------------------------------------------------------
 
 
+def _show_columns(tracker: Tracker, run_id: str) -> dict[str, Any]:
+    """The run's leaderboard values (``SHOW_COLUMNS``), from the same query as ``ls``."""
+    from modelboard.cli.render import SHOW_COLUMNS
+    from modelboard.leaderboard import leaderboard_table
+
+    labels, rows = leaderboard_table(tracker.store, where=f"id = '{run_id}'", columns=SHOW_COLUMNS)
+    return dict(zip(labels, _json_safe(rows[0]), strict=True)) if rows else {}
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     tracker = open_tracker(args.store)
     stored = tracker.get(args.run)
+    columns = _show_columns(tracker, stored.run.id)
     if args.json:
         _print_json(
             {
                 "run": stored.run.to_dict(),
+                "columns": columns,
                 "data": stored.data.to_dict() if stored.data else None,
                 "network": stored.network.to_dict() if stored.network else None,
                 "training": stored.training.to_dict(),
@@ -180,7 +191,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         return 0
     from modelboard.cli.render import render_run
 
-    render_run(_console(), stored)
+    render_run(_console(), stored, columns)
     return 0
 
 
@@ -188,7 +199,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if len(args.runs) < 2:
         raise ValueError("compare needs at least two runs")
     tracker = open_tracker(args.store)
-    comparison = tracker.compare(*args.runs, show_identical=args.show_identical)
+    everything = bool(args.all)
+    comparison = tracker.compare(*args.runs, show_identical=everything)
     plot = comparison.plot_curves(args.plot) if args.plot else None
     if args.json:
         out = comparison.to_dict()
@@ -196,21 +208,33 @@ def cmd_compare(args: argparse.Namespace) -> int:
             out["plot"] = str(plot)
         _print_json(out)
         return 0
-    from modelboard.cli.render import frame_table
+    from modelboard.cli.render import comparison_table, frame_table, layer_alignment_table
 
     console = _console()
-    for name, frame in comparison.sections.items():
-        hidden = comparison.hidden.get(name, 0)
-        if frame.empty and not hidden:
-            continue
-        title = f"{name}" + (f" ({hidden} identical rows hidden)" if hidden else "")
-        if frame.empty:
-            console.print(f"[bold]{title}[/bold]: no differences")
-            continue
-        shown = frame if comparison.show_identical else frame.drop(columns=["differs"])
-        console.print(frame_table(shown, title=title, index=True))
+    if everything:
+        for name, frame in comparison.sections.items():
+            if not frame.empty:
+                console.print(comparison_table(frame, title=name))
+    else:
+        for name, frame in comparison.summary.items():
+            if frame.empty:
+                console.print(f"[bold]{name}[/bold]: none recorded")
+            else:
+                console.print(comparison_table(frame, title=name))
     if not comparison.layers.empty:
-        console.print(frame_table(comparison.layers, title="layers (aligned)"))
+        if everything:
+            console.print(frame_table(comparison.layers, title="layers (aligned)"))
+        else:
+            console.print(layer_alignment_table(comparison, title="layers (aligned)"))
+    if not everything:
+        from rich.markup import escape
+
+        ids = escape(" ".join(args.runs))
+        console.print(
+            f"[dim]* marks values that differ. Every field of every record (per-class values, "
+            f"the environment...): modelboard compare {ids} --all[/dim]",
+            highlight=False,
+        )
     if plot is not None:
         console.print(f"metric curves: {plot}")
     return 0

@@ -4,23 +4,109 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from modelboard.optimizer_names import canonical_optimizer
 
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
     from rich.table import Table
 
+    from modelboard.compare import Comparison
     from modelboard.store import StoredRun
 
-__all__ = ["format_cell", "frame_table", "rows_table", "key_value_table", "render_run"]
+__all__ = [
+    "format_cell",
+    "format_shape",
+    "frame_table",
+    "rows_table",
+    "key_value_table",
+    "comparison_table",
+    "layer_alignment_table",
+    "render_run",
+    "SHOW_COLUMNS",
+]
+
+#: The leaderboard columns ``modelboard show`` prints for its run, read as ``ls`` reads them.
+SHOW_COLUMNS = (
+    "model_name",
+    "total_params",
+    "optimizer",
+    "learning_rate",
+    "learning_rate_last",
+    "loss_function",
+    "batch_size",
+    "epochs",
+    "epochs_planned",
+    "early_stop",
+    "data_name",
+    "gradient_health",
+)
+
+
+_OPTIMIZER_NAME = re.compile(r"optimizers?(\[\d+\])?\.name")
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if math.isfinite(value) and value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _is_dims(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and all(
+        v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in value
+    )
+
+
+def format_shape(shape: Any) -> str:
+    """A shape as Python writes it: ``(None, 32, 26, 26)``; several (a list of shapes, or a
+    mapping of input names to shapes) as ``[(None, 28), (None, 10)]`` / ``image: (None, 28)``."""
+    if isinstance(shape, dict):
+        return ", ".join(f"{k}: {format_shape(v)}" for k, v in shape.items())
+    if _is_dims(shape):
+        dims = [_number(d) for d in shape]
+        return f"({dims[0]},)" if len(dims) == 1 else f"({', '.join(dims)})"
+    if isinstance(shape, (list, tuple)):
+        return f"[{', '.join(format_shape(s) for s in shape)}]"
+    return str(shape)
+
+
+def _format_list(value: list[Any] | tuple[Any, ...]) -> str:
+    if all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    if _is_dims(value):
+        return f"[{', '.join('None' if v is None else _number(v) for v in value)}]"
+    if all(_is_dims(v) for v in value):  # a matrix
+        return f"[{', '.join(_format_list(v) for v in value)}]"
+    return json.dumps(value, default=str)
+
+
+def _is_shape_column(column: str | None) -> bool:
+    return column is not None and column.rsplit(".", 1)[-1].endswith("shape")
 
 
 def format_cell(value: Any, column: str | None = None) -> str:
-    """A value as table text: short ids, local times, 4 significant digits, blanks for missing."""
+    """A value as table text: short ids, local times, 4 significant digits, blanks for missing;
+    shapes (columns named ``*shape``) as ``(None, 32, 26, 26)``, lists of numbers as
+    ``[0.86, 0.84]``, lists of names as ``a, b, c``."""
     if value is None:
         return ""
+    if _is_shape_column(column):
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return value
+        if isinstance(value, (list, tuple, dict)):
+            return format_shape(value)
     if isinstance(value, float) and math.isnan(value):
         return ""
     if column == "id" and isinstance(value, str):
@@ -41,7 +127,11 @@ def format_cell(value: Any, column: str | None = None) -> str:
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
         return f"{value:.4g}"
-    if isinstance(value, (list, dict)):
+    if isinstance(value, (list, tuple)):
+        if column is not None and column.rsplit(".", 1)[-1] == "command":
+            return " ".join(str(v) for v in value)
+        return _format_list(value)
+    if isinstance(value, dict):
         return json.dumps(value, default=str)
     if type(value).__name__ == "NAType":  # pandas.NA, without importing pandas
         return ""
@@ -63,8 +153,15 @@ def frame_table(
             table.add_column(name, no_wrap=True, overflow="ellipsis", max_width=40)
     for key, row in zip(frame.index, frame.itertuples(index=False), strict=True):
         cells = [format_cell(v, c) for v, c in zip(row, frame.columns, strict=True)]
-        table.add_row(*(([str(key)] if index else []) + cells))
+        table.add_row(*_plain(([str(key)] if index else []) + cells))
     return table
+
+
+def _plain(cells: list[str]) -> list[Any]:
+    """Cells as rich ``Text``: values are never read as markup (``[null, 32]`` would vanish)."""
+    from rich.text import Text
+
+    return [Text(cell) for cell in cells]
 
 
 def rows_table(labels: list[str], rows: list[list[Any]], title: str | None = None) -> Table:
@@ -75,7 +172,58 @@ def rows_table(labels: list[str], rows: list[list[Any]], title: str | None = Non
     for label in labels:
         table.add_column(label, no_wrap=True, overflow="ellipsis", max_width=40)
     for row in rows:
-        table.add_row(*(format_cell(v, c) for v, c in zip(row, labels, strict=True)))
+        table.add_row(*_plain([format_cell(v, c) for v, c in zip(row, labels, strict=True)]))
+    return table
+
+
+def comparison_table(frame: pd.DataFrame, title: str | None = None) -> Table:
+    """A comparison section (index: field; a column per run; ``differs``) as a rich table:
+    values formatted by their field's name, differing rows marked ``*`` and bold."""
+    from rich.table import Table
+
+    labels = [str(c) for c in frame.columns if c != "differs"]
+    table = Table(title=title, header_style="bold", title_justify="left", title_style="bold")
+    table.add_column("", no_wrap=True)
+    table.add_column("field", style="cyan", overflow="fold")
+    for label in labels:
+        table.add_column(label, overflow="fold")
+    differs = frame["differs"] if "differs" in frame.columns else [False] * len(frame)
+    for key, flag, row in zip(
+        frame.index, differs, frame[labels].itertuples(index=False), strict=True
+    ):
+        cells = [format_cell(v, str(key)) for v in row]
+        style = "bold" if flag else None
+        table.add_row(*_plain(["*" if flag else "", str(key), *cells]), style=style)
+    return table
+
+
+def _short(type_name: str) -> str:
+    """A layer's class name without its module (records of older versions kept the path)."""
+    return type_name.rsplit(".", 1)[-1]
+
+
+def layer_alignment_table(comparison: Comparison, title: str) -> Table:
+    """The aligned layers, one line each: canonical type, each run's class and path with its
+    parameter count, ``match`` and what differs (``Comparison.aligned`` and ``layers``)."""
+    from rich.table import Table
+
+    table = Table(title=title, header_style="bold", title_justify="left", title_style="bold")
+    table.add_column("layer")
+    for label in comparison.labels:
+        table.add_column(label, overflow="fold")
+    table.add_column("match")
+    table.add_column("difference", overflow="fold")
+    frame = comparison.layers
+    for layers, match, difference in zip(
+        comparison.aligned, frame["match"], frame["difference"], strict=True
+    ):
+        present = [layer for layer in layers if layer is not None]
+        cells = [
+            "" if layer is None else f"{_short(layer.type)} {layer.path} ({layer.params:,})"
+            for layer in layers
+        ]
+        row = [present[0].canonical_type, *cells, str(match), format_cell(difference)]
+        table.add_row(*_plain(row), style=None if match == "same" else "bold")
     return table
 
 
@@ -87,12 +235,15 @@ def key_value_table(pairs: dict[str, Any], title: str | None = None) -> Table:
     table.add_column("field", style="cyan")
     table.add_column("value", overflow="fold")
     for key, value in pairs.items():
-        table.add_row(str(key), format_cell(value, key))
+        table.add_row(*_plain([str(key), format_cell(value, key)]))
     return table
 
 
-def render_run(console: Console, stored: StoredRun) -> None:
-    """``modelboard show``: every record of one stored run as tables, section by section."""
+def render_run(console: Console, stored: StoredRun, columns: dict[str, Any] | None = None) -> None:
+    """``modelboard show``: every record of one stored run as tables, section by section.
+
+    ``columns`` are the run's leaderboard values (``SHOW_COLUMNS``, read as ``modelboard ls``
+    reads them); they print after the run's own fields, so ``show`` and ``ls`` agree."""
     import pandas as pd
 
     from modelboard.compare import flatten
@@ -124,6 +275,10 @@ def render_run(console: Console, stored: StoredRun) -> None:
             title="run",
         )
     )
+    if columns:
+        shown = {k: v for k, v in columns.items() if v is not None}
+        if shown:
+            console.print(key_value_table(shown, title="leaderboard columns (as in ls)"))
     if stored.data is not None:
         fields: dict[str, Any] = {}
         flatten("", {k: v for k, v in stored.data.to_dict().items() if k != "splits"}, fields)
@@ -147,7 +302,12 @@ def render_run(console: Console, stored: StoredRun) -> None:
     if network is not None:
         fields = {}
         skip = {"layers", "model_config", "reproduce"}
+        if len(network.optimizers) <= 1:
+            skip.add("optimizers")  # the one optimizer is ``optimizer.*``
         flatten("", {k: v for k, v in network.to_dict().items() if k not in skip}, fields)
+        for key, value in fields.items():
+            if _OPTIMIZER_NAME.fullmatch(key) and isinstance(value, str):
+                fields[key] = canonical_optimizer(value)  # older records hold class names
         console.print(key_value_table(fields, title="network"))
         layers = pd.DataFrame(
             [

@@ -1,4 +1,5 @@
-"""Side-by-side comparison of runs: one table per record, differences first."""
+"""Side-by-side comparison of runs: a summary of what a person compares, and one table per
+record with differences first."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelboard.compare._align import AlignedLayer, align_networks, leaf_layers
 from modelboard.metric_direction import best_point, metric_direction
+from modelboard.optimizer_names import canonical_optimizer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,9 +22,12 @@ if TYPE_CHECKING:
 
     from modelboard.store import StoredRun
 
-__all__ = ["Comparison", "compare_runs", "flatten", "SECTIONS", "run_label"]
+__all__ = ["Comparison", "compare_runs", "flatten", "SECTIONS", "SUMMARY_SECTIONS", "run_label"]
 
 SECTIONS = ("run", "data", "network", "hyperparameters", "training", "evaluation", "environment")
+#: The summary's sections: what a person compares (per-class values and the environment are in
+#: ``Comparison.sections`` only).
+SUMMARY_SECTIONS = ("hyperparameters", "data", "network", "metrics", "evaluation")
 _NETWORK_SKIP = {"layers", "hyperparameters", "model_config", "reproduce", "schema_version"}
 
 
@@ -32,6 +37,7 @@ def run_label(run: StoredRun) -> str:
 
 
 def flatten(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    """Nested dicts (and lists of dicts) as ``a.b`` / ``a[0].b`` keys of ``out``."""
     if isinstance(value, dict):
         for key, item in value.items():
             if key == "schema_version":
@@ -145,6 +151,98 @@ def _environment_fields(run: StoredRun) -> dict[str, Any]:
     return out
 
 
+def _scheduler_name(scheduler: dict[str, Any] | None) -> str | None:
+    if not scheduler:
+        return None
+    for key in ("name", "class_name", "type"):
+        if isinstance(scheduler.get(key), str):
+            return str(scheduler[key])
+    return None
+
+
+def _summary_hyperparameters(run: StoredRun) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    flatten("params", run.run.params, out)
+    if run.network is not None:
+        flatten("hparams", run.network.hyperparameters, out)
+    return out
+
+
+def _summary_data(run: StoredRun) -> dict[str, Any]:
+    data = run.data
+    if data is None:
+        return {}
+    out: dict[str, Any] = {
+        "name": data.name,
+        "fingerprint": data.fingerprint,
+        "num_classes": data.num_classes,
+        "features": len(data.features) if data.features is not None else None,
+        "augmentations": [aug.type for aug in data.augmentations] or None,
+        "preprocessing": list(data.preprocessing) or None,
+    }
+    for split, info in data.splits.items():
+        out[f"{split}.size"] = info.size
+        out[f"{split}.x_shape"] = info.x_shape
+        out[f"{split}.fingerprint"] = info.fingerprint
+    return out
+
+
+def _summary_network(run: StoredRun) -> dict[str, Any]:
+    network = run.network
+    if network is None:
+        return {}
+    out: dict[str, Any] = {
+        "framework": run.run.framework or network.framework,
+        "architecture": network.architecture,
+        "total_params": network.total_params,
+        "trainable_params": network.trainable_params,
+        "layers": len(leaf_layers(network)),
+    }
+    optimizers = network.optimizers or ([network.optimizer] if network.optimizer else [])
+    for optimizer in optimizers:
+        prefix = "optimizer" if len(optimizers) == 1 else f"optimizer[{optimizer.key}]"
+        out[prefix] = canonical_optimizer(optimizer.name)
+        out[f"{prefix}.learning_rate"] = optimizer.learning_rate
+        out[f"{prefix}.learning_rate_last"] = optimizer.learning_rate_last
+        out[f"{prefix}.scheduler"] = _scheduler_name(optimizer.scheduler)
+    out["loss"] = network.loss
+    out["batch_size"] = network.batch_size
+    out["epochs"] = network.epochs_run
+    out["epochs_planned"] = network.epochs_planned
+    early = network.early_stopping
+    out["early_stopping"] = None if early is None else early.get("stopped_epoch", True)
+    for name, reason in network.unknown.items():
+        out[f"unknown.{name}"] = reason
+    return out
+
+
+def _summary_metrics(run: StoredRun) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, series in run.training.metrics.items():
+        out[f"{name}.final"] = series.last
+        point = best_point(series.values, metric_direction(name))
+        out[f"{name}.best"] = point[1] if point is not None else None
+    return out
+
+
+def _summary_evaluation(run: StoredRun) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for split, record in run.evaluations.items():
+        out[f"{split}.n_samples"] = record.n_samples
+        for name, value in record.metrics.items():
+            out[f"{split}.{name}"] = value
+    return out
+
+
+_SUMMARY_EXTRACTORS = {
+    "hyperparameters": _summary_hyperparameters,
+    "data": _summary_data,
+    "network": _summary_network,
+    "metrics": _summary_metrics,
+    "evaluation": _summary_evaluation,
+}
+
+
 _EXTRACTORS = {
     "run": _run_fields,
     "data": _data_fields,
@@ -156,14 +254,32 @@ _EXTRACTORS = {
 }
 
 
-def _same(values: Sequence[Any]) -> bool:
+def _same(values: Sequence[Any], loose: bool = False) -> bool:
+    """Equal values; ``loose`` compares numbers to float32 precision (7 digits), so a float32
+    and a float64 copy of one learning rate are the same value."""
+    if loose:
+        values = [_seven_digits(v) for v in values]
     texts = {json.dumps(v, sort_keys=True, default=str) for v in values}
     return len(texts) == 1
 
 
+def _seven_digits(value: Any) -> Any:
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.7g}")
+    if isinstance(value, list):
+        return [_seven_digits(v) for v in value]
+    return value
+
+
 def _section_frame(
-    per_run: list[dict[str, Any]], labels: list[str], show_identical: bool
+    per_run: list[dict[str, Any]],
+    labels: list[str],
+    show_identical: bool,
+    summary: bool = False,
 ) -> pd.DataFrame:
+    """Rows of fields, a column per run and ``differs``. Record sections put differences
+    first, with JSON text for lists; the summary keeps its own order and the values as they
+    are, and leaves out fields no run knows."""
     import pandas as pd
 
     fields: list[str] = []
@@ -173,17 +289,21 @@ def _section_frame(
             if name not in seen:
                 seen.add(name)
                 fields.append(name)
-    differing, identical = [], []
+    differing: list[dict[str, Any]] = []
+    identical: list[dict[str, Any]] = []
+    ordered: list[dict[str, Any]] = []
     for name in fields:
-        values = [_cell(f.get(name)) for f in per_run]
+        values = [f.get(name) if summary else _cell(f.get(name)) for f in per_run]
+        if summary and all(v is None for v in values):
+            continue  # nothing known in any run
         row = {"field": name, **dict(zip(labels, values, strict=True))}
-        if _same(values):
-            row["differs"] = False
-            identical.append(row)
-        else:
-            row["differs"] = True
-            differing.append(row)
-    rows = differing + (identical if show_identical else [])
+        row["differs"] = not _same(values, loose=summary)
+        (differing if row["differs"] else identical).append(row)
+        ordered.append(row)
+    if not summary:
+        rows = differing + (identical if show_identical else [])
+    else:
+        rows = [row for row in ordered if show_identical or row["differs"]]
     frame = pd.DataFrame(rows, columns=["field", *labels, "differs"])
     return frame.set_index("field")
 
@@ -206,9 +326,20 @@ def _describe(layer: AlignedLayer) -> str:
 
 @dataclass
 class Comparison:
-    """Runs side by side. ``sections`` maps record names to frames (index: field; a column per
-    run; ``differs``), differing rows first; ``layers`` is the layer alignment, one row per
-    aligned layer with ``match`` = ``same``, ``differs`` or ``gap``."""
+    """Runs side by side.
+
+    ``summary`` is what a person compares (``SUMMARY_SECTIONS``: hyperparameters; data names,
+    sizes and fingerprints; a network summary with the optimizer's canonical name, initial and
+    last learning rate, loss, batch size and epochs; final and best metrics; evaluation
+    scalars): every row, in a fixed order, ``differs`` marking the rows that differ.
+    ``sections`` maps every record (``SECTIONS``, with per-class values and the environment)
+    to its frame (index: field; a column per run; ``differs``), differing rows first, identical
+    ones only with ``show_identical``. ``layers`` is the layer alignment, one row per aligned
+    layer with ``match`` = ``same``, ``differs`` or ``gap`` and ``difference`` naming what
+    differs (``activation: relu / softmax``); ``aligned`` holds the same rows as the runs'
+    ``AlignedLayer`` objects (``None`` for a gap). ``modelboard compare`` prints the
+    summary and the layers; ``--all`` prints every section with its identical rows.
+    """
 
     runs: list[StoredRun]
     labels: list[str]
@@ -216,6 +347,8 @@ class Comparison:
     layers: pd.DataFrame
     show_identical: bool = False
     hidden: dict[str, int] = field(default_factory=dict)
+    summary: dict[str, pd.DataFrame] = field(default_factory=dict)
+    aligned: list[list[AlignedLayer | None]] = field(default_factory=list)
 
     def metric_names(self) -> list[str]:
         """Training metrics logged by any of the runs, in first-seen order."""
@@ -263,7 +396,7 @@ class Comparison:
         return target
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON types: the runs, every section and the layer alignment."""
+        """Plain JSON types: the runs, the summary, every section and the layer alignment."""
         import pandas as pd
 
         def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -274,13 +407,15 @@ class Comparison:
         return {
             "runs": [run.id for run in self.runs],
             "labels": list(self.labels),
+            "summary": {name: records(frame) for name, frame in self.summary.items()},
             "sections": {name: records(frame) for name, frame in self.sections.items()},
             "layers": records(self.layers),
         }
 
     def __repr__(self) -> str:
+        """The summary and the layers (every record's fields are in ``sections``)."""
         parts = [f"Comparison of {', '.join(self.labels)}"]
-        for name, frame in self.sections.items():
+        for name, frame in self.summary.items():
             if len(frame):
                 parts.append(f"\n[{name}]\n{frame.to_string()}")
         if len(self.layers):
@@ -288,21 +423,51 @@ class Comparison:
         return "\n".join(parts)
 
 
-def _layer_frame(runs: Sequence[StoredRun], labels: list[str]) -> pd.DataFrame:
+def _layer_difference(layers: list[AlignedLayer | None]) -> str | None:
+    """What differs between aligned layers: ``activation: relu / softmax``, ``params: 40 / 20``
+    (``-`` where a layer lacks the setting)."""
+    present = [layer for layer in layers if layer is not None]
+    if len(present) < len(layers):
+        return None
+    parts = []
+    keys: dict[str, None] = {}
+    for layer in present:
+        keys.update(dict.fromkeys(layer.config))
+    for key in keys:
+        values = [layer.config.get(key) for layer in present]
+        texts = [json.dumps(v, sort_keys=True, default=str) for v in values]
+        if len(set(texts)) > 1:
+            shown = [
+                "-" if v is None else "x".join(map(str, v)) if isinstance(v, list) else str(v)
+                for v in values
+            ]
+            parts.append(f"{key}: {' / '.join(shown)}")
+    if len({layer.params for layer in present}) > 1:
+        parts.append(f"params: {' / '.join(str(layer.params) for layer in present)}")
+    return "; ".join(parts) or None
+
+
+def _aligned_layers(runs: Sequence[StoredRun]) -> list[list[AlignedLayer | None]]:
+    sequences = [leaf_layers(run.network) for run in runs]
+    if not any(sequences):
+        return []
+    return [
+        [seq[i] if i is not None else None for seq, i in zip(sequences, indices, strict=True)]
+        for indices in align_networks(sequences)
+    ]
+
+
+def _layer_frame(aligned: list[list[AlignedLayer | None]], labels: list[str]) -> pd.DataFrame:
     import pandas as pd
 
-    sequences = [leaf_layers(run.network) for run in runs]
     columns = ["type"]
     for label in labels:
         columns += [label, f"{label} params"]
-    columns.append("match")
-    if not any(sequences):
+    columns += ["match", "difference"]
+    if not aligned:
         return pd.DataFrame(columns=columns)
     rows = []
-    for indices in align_networks(sequences):
-        layers = [
-            seq[i] if i is not None else None for seq, i in zip(sequences, indices, strict=True)
-        ]
+    for layers in aligned:
         present = [layer for layer in layers if layer is not None]
         row: dict[str, Any] = {"type": present[0].canonical_type}
         for label, layer in zip(labels, layers, strict=True):
@@ -314,6 +479,7 @@ def _layer_frame(runs: Sequence[StoredRun], labels: list[str]) -> pd.DataFrame:
             row["match"] = "same"
         else:
             row["match"] = "differs"
+        row["difference"] = _layer_difference(layers)
         rows.append(row)
     frame = pd.DataFrame(rows, columns=columns)
     for label in labels:
@@ -322,7 +488,8 @@ def _layer_frame(runs: Sequence[StoredRun], labels: list[str]) -> pd.DataFrame:
 
 
 def compare_runs(runs: Sequence[StoredRun], *, show_identical: bool = False) -> Comparison:
-    """Compare two or more stored runs (``tracker.compare`` calls this)."""
+    """Compare two or more stored runs (``tracker.compare`` calls this): the summary, every
+    record's section (identical rows too with ``show_identical``) and the layer alignment."""
     if len(runs) < 2:
         raise ValueError("compare needs at least two runs")
     labels = [run_label(run) for run in runs]
@@ -335,11 +502,20 @@ def compare_runs(runs: Sequence[StoredRun], *, show_identical: bool = False) -> 
         full = _section_frame(per_run, labels, show_identical=True)
         hidden[name] = int((~full["differs"].astype(bool)).sum()) if not show_identical else 0
         sections[name] = full if show_identical else full[full["differs"].astype(bool)]
+    aligned = _aligned_layers(runs)
+    summary = {
+        name: _section_frame(
+            [_SUMMARY_EXTRACTORS[name](run) for run in runs], labels, True, summary=True
+        )
+        for name in SUMMARY_SECTIONS
+    }
     return Comparison(
         runs=list(runs),
         labels=labels,
         sections=sections,
-        layers=_layer_frame(runs, labels),
+        layers=_layer_frame(aligned, labels),
         show_identical=show_identical,
         hidden=hidden,
+        summary=summary,
+        aligned=aligned,
     )

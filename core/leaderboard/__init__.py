@@ -4,7 +4,9 @@
 
 Columns (see ``modelboard.store.columns``): run columns (``id``, ``name``, ``framework``,
 ``status``, ``created``, ``duration``...), the seed paper's row (``data_name``, ``model_name``,
-``optimizer``, ``batch_size``, ``epochs``...), every metric by its plain name (the evaluation
+``optimizer`` (canonical: ``adam`` in Keras and PyTorch), ``learning_rate`` (initial),
+``learning_rate_last``, ``batch_size``, ``epochs`` (run), ``epochs_planned``...), every metric
+by its plain name (the evaluation
 value if there is one, else the last logged value), ``best_<metric>``, ``params.<name>``,
 ``hparams.<name>``, ``tags.<name>``, and ``data.<x>``, ``network.<x>``, ``eval.<x>``,
 ``last.<x>``, ``min.<x>``, ``max.<x>`` for any stored value.
@@ -19,7 +21,9 @@ Filters: comparisons (``= != < <= > >=``), ``and``, ``or``, ``not``, parentheses
     created > '2024-05-01' and model_name like '%cnn%'
 
 Text goes in single quotes. A comparison with a missing value is false, so ``!=`` and ``not``
-include the runs that lack the column. ``like`` ignores case (on SQLite and PostgreSQL).
+include the runs that lack the column. ``like`` ignores case (on SQLite and PostgreSQL), and so
+do all comparisons on enum-like columns (framework, status, optimizer, loss_function,
+model_name, gradient_health): ``optimizer = 'Adam'`` selects ``adam`` runs.
 
 The SQL lives in the store (``modelboard.store.query``): this package turns its pages into
 DataFrames and files. ``FilterError``, ``parse_filter``, ``ColumnResolver`` and

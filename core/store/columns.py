@@ -4,9 +4,18 @@
   ``duration`` (seconds), ``parent_id``.
 - Standard columns of the seed paper's leaderboard row: ``data_name``, ``data_fingerprint``,
   ``features``, ``augmentations``, ``fingerprints``, ``num_classes``, ``width``, ``height``,
-  ``channels``, ``model_name``, ``signature``, ``total_params``, ``optimizer``,
-  ``learning_rate``, ``loss_function``, ``batch_size``, ``epochs``, ``early_stop``,
+  ``channels``, ``model_name``, ``signature``, ``total_params``, ``optimizer`` (the canonical
+  lower-case name, ``modelboard.optimizer_names``), ``learning_rate`` (the configured initial
+  value), ``learning_rate_last`` (the last one applied), ``loss_function``, ``batch_size``,
+  ``epochs`` (the epochs that ran), ``epochs_planned`` (the epochs asked for), ``early_stop``,
   ``gradient_health`` (``ok``, ``vanishing``, ``exploding`` or ``nonfinite``).
+- Hyperparameters the user gave come first: ``learning_rate`` is ``params.learning_rate`` (or
+  ``params.lr``, ``hparams.learning_rate``) when the run has one, else the optimizer's;
+  ``optimizer``, ``batch_size`` and ``epochs_planned`` likewise. ``epochs`` and
+  ``learning_rate_last`` are only ever what the network record measured.
+- Enum-like columns (``ENUM_COLUMNS``: framework, status, optimizer, loss_function, model_name,
+  gradient_health and the network values behind them) compare without case in filters;
+  ``optimizer`` also compares by canonical name, so ``optimizer = 'Adam'`` matches ``adam``.
 - Qualified names: ``params.x``, ``hparams.x`` (the network record's extra hyperparameters),
   ``tags.x``, ``data.x``, ``network.x``, ``eval.x``, ``last.x``, ``min.x``, ``max.x``,
   ``best.x``, ``flags.x``.
@@ -26,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from modelboard.metric_direction import metric_direction
+from modelboard.optimizer_names import canonical_optimizer
 from modelboard.store.filter import FilterError
 
 __all__ = [
@@ -34,6 +44,7 @@ __all__ = [
     "ColumnResolver",
     "RUN_COLUMNS",
     "STANDARD_COLUMNS",
+    "ENUM_COLUMNS",
     "Probe",
     "source_value",
     "plain",
@@ -52,6 +63,19 @@ RUN_COLUMNS = (
     "parent_id",
 )
 _TIME_COLUMNS = frozenset({"created", "ended"})
+_ENUM_RUN_COLUMNS = frozenset({"framework", "status"})
+#: ``run_values`` entries that hold names from a small vocabulary (compared without case).
+_ENUM_SOURCES = frozenset(
+    {
+        ("network", "framework"),
+        ("network", "optimizer"),
+        ("network", "optimizer_class"),
+        ("network", "loss"),
+        ("network", "architecture"),
+    }
+)
+#: Entries that hold an optimizer name (read through ``canonical_optimizer``).
+_OPTIMIZER_SOURCES = frozenset({("network", "optimizer")})
 _NUMERIC_RUN_COLUMNS = frozenset({"created", "ended", "duration"})
 
 PREFIXES = {
@@ -99,6 +123,9 @@ class Column:
     ``direction`` is ``"max"``/``"min"`` for metrics (the default sort puts the best first).
     ``list_kind`` names the ``run_values`` kind that ``contains`` tests membership in.
     ``hidden`` columns answer filters but stay out of the default frame.
+    ``fold_case`` columns compare without case in filters (enum-like names); ``canonical``
+    names the vocabulary their text is read through (``"optimizer"``: canonical optimizer
+    names, in Python and in SQL alike).
     """
 
     label: str
@@ -108,6 +135,8 @@ class Column:
     list_kind: str | None = None
     direction: str | None = None
     hidden: bool = False
+    fold_case: bool = False
+    canonical: str | None = None
 
     @property
     def is_time(self) -> bool:
@@ -141,6 +170,8 @@ class Column:
             if pair is not None:
                 value = source_value(*pair)
                 if value is not None:
+                    if self.canonical == "optimizer" and isinstance(value, str):
+                        return canonical_optimizer(value)
                     return value
         return None
 
@@ -176,11 +207,16 @@ STANDARD_COLUMNS: dict[str, Column] = {
         _col("train_y_shape", ("data", "train_y_shape")),
         _col("val_x_shape", ("data", "val_x_shape")),
         _col("val_y_shape", ("data", "val_y_shape")),
-        _col("model_name", ("network", "architecture")),
+        _col("model_name", ("network", "architecture"), fold_case=True),
         _col("signature", ("network", "signature")),
         _col("total_params", ("network", "total_params")),
         _col(
-            "optimizer", ("param", "optimizer"), ("hparam", "optimizer"), ("network", "optimizer")
+            "optimizer",
+            ("param", "optimizer"),
+            ("hparam", "optimizer"),
+            ("network", "optimizer"),
+            fold_case=True,
+            canonical="optimizer",
         ),
         _col(
             "learning_rate",
@@ -189,25 +225,30 @@ STANDARD_COLUMNS: dict[str, Column] = {
             ("hparam", "learning_rate"),
             ("network", "learning_rate"),
         ),
-        _col("loss_function", ("param", "loss_function"), ("network", "loss")),
+        _col("learning_rate_last", ("network", "learning_rate_last")),
+        _col("loss_function", ("param", "loss_function"), ("network", "loss"), fold_case=True),
         _col(
             "batch_size",
             ("param", "batch_size"),
             ("hparam", "batch_size"),
             ("network", "batch_size"),
         ),
+        _col("epochs", ("network", "epochs_run")),
         _col(
-            "epochs",
+            "epochs_planned",
             ("param", "epochs"),
             ("hparam", "epochs"),
             ("network", "epochs_planned"),
-            ("network", "epochs_run"),
         ),
         _col("early_stop", ("network", "early_stopping")),
         _col("stopped_epoch", ("network", "stopped_epoch")),
-        Column("gradient_health", computed="gradient_health"),
+        Column("gradient_health", computed="gradient_health", fold_case=True),
     )
 }
+#: Columns whose values come from a small vocabulary: filters compare them without case.
+ENUM_COLUMNS = tuple(
+    sorted([*_ENUM_RUN_COLUMNS, *(c.label for c in STANDARD_COLUMNS.values() if c.fold_case)])
+)
 _ALIASES = {
     "dataset": "data_name",
     "fingerprint": "data_fingerprint",
@@ -254,7 +295,9 @@ class ColumnResolver:
         name = _ALIASES.get(name, name)
         if name in RUN_COLUMNS:
             direction = "min" if name == "duration" else None
-            return Column(name, run_field=name, direction=direction)
+            return Column(
+                name, run_field=name, direction=direction, fold_case=name in _ENUM_RUN_COLUMNS
+            )
         if name in STANDARD_COLUMNS:
             return STANDARD_COLUMNS[name]
         prefix, dot, rest = name.partition(".")
@@ -270,6 +313,8 @@ class ColumnResolver:
                 (Source(kind, rest),),
                 list_kind=_LIST_KINDS.get((kind, rest)),
                 direction=direction,
+                fold_case=(kind, rest) in _ENUM_SOURCES or (kind, rest) in _OPTIMIZER_SOURCES,
+                canonical="optimizer" if (kind, rest) in _OPTIMIZER_SOURCES else None,
             )
         every = [kind for group in BARE_GROUPS for kind in group]
         present = self._probe(name, every)

@@ -4,7 +4,10 @@ Each ``run_values`` entry a query reads becomes one ``LEFT OUTER JOIN`` on the t
 key (run_id, kind, name); a query reads at most ``MAX_JOINED_VALUES`` of them, on every
 database, and a filter or sort that needs more is refused with a ``FilterError``. A predicate
 on a missing value is false, so ``not`` (and ``!=``, ``not in``, ``not like``, ``not contains``)
-include the runs that lack the column.
+include the runs that lack the column. Enum-like columns (``Column.fold_case``) compare without
+case on every database (``lower()`` on both sides); the ``optimizer`` column is read through the
+canonical optimizer names in SQL too, so stored class names (``Adam``) and canonical names
+(``adam``) are one value for filters and sorting.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, case, exists, false, func, literal, not_, or_
 from sqlalchemy.sql.elements import ColumnElement
 
+from modelboard.optimizer_names import OPTIMIZER_NAMES, canonical_optimizer
 from modelboard.store import tables
 from modelboard.store.columns import Column, ColumnResolver, Source
 from modelboard.store.filter import (
@@ -135,7 +139,10 @@ class QueryBuilder:
                 (func.coalesce(*flags).is_not(None), literal("ok")),
                 else_=None,
             )
-        return self._coalesce([self.alias(s).c.value_text for s in column.sources])
+        expr = self._coalesce([self.alias(s).c.value_text for s in column.sources])
+        if column.canonical == "optimizer":
+            return _canonical_optimizer_sql(expr)
+        return expr
 
     def sort_keys(self, column: Column, descending: bool) -> list[Any]:
         """ORDER BY terms for a column, missing values last."""
@@ -179,7 +186,7 @@ class QueryBuilder:
                     node.values[0].position,
                 )
             operands = [self._operand(text, column, v) for v in node.values]
-            return operands[0][0].in_([value for _, value in operands])
+            return operands[0][0].in_(list(dict.fromkeys(value for _, value in operands)))
         if isinstance(node, Like):
             if node.negated:
                 return self._compile(text, Not(Like(node.column, node.pattern, False)))
@@ -198,7 +205,10 @@ class QueryBuilder:
                     rv.c.name == str(node.value.value),
                 )
             expr = self._text_or_error(text, column, node.value, "contains")
-            return expr.contains(str(node.value.value), autoescape=True)
+            needle = str(node.value.value)
+            if column.fold_case:
+                return func.lower(expr).contains(needle.lower(), autoescape=True)
+            return expr.contains(needle, autoescape=True)
         if isinstance(node, IsNull):
             column = self._column(text, node.column)
             parts = [e for e in (self.numeric(column), self.text(column)) if e is not None]
@@ -241,6 +251,10 @@ class QueryBuilder:
                     text,
                     literal_.position,
                 )
+            if column.canonical == "optimizer":
+                return expr, canonical_optimizer(value)  # the SQL side is canonical already
+            if column.fold_case:
+                return func.lower(expr), value.lower()
             return expr, value
         number = float(value)
         expr = self.numeric(column)
@@ -255,6 +269,17 @@ class QueryBuilder:
                 )
             return expr, str(value)
         return expr, number
+
+
+def _canonical_optimizer_sql(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """SQL for ``canonical_optimizer(expr)``: the same table, as a ``CASE`` on the lower-cased
+    name without underscores; unknown names come out lower-cased, as in Python."""
+    key = func.lower(func.replace(expr, "_", ""))
+    return case(
+        {name: literal(canonical) for name, canonical in OPTIMIZER_NAMES.items()},
+        value=key,
+        else_=func.lower(expr),
+    )
 
 
 def _parse_time(text: str, literal_: Literal) -> float:

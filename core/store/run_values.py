@@ -6,8 +6,9 @@ Kinds: ``param`` and ``tag`` (from the run record), ``metric_last``, ``metric_mi
 From the data record: ``data`` (name, fingerprint, geometry, shapes...), and one row per
 ``feature`` name, per ``fingerprint`` (the name is the fingerprint, the text the split) and per
 ``augmentation`` type, so that "which runs used feature x" is one indexed lookup. From the
-network record: ``network`` (architecture, signature, parameter counts, optimizer...) and
-``hparam`` (its extra hyperparameters).
+network record: ``network`` (architecture, signature, parameter counts, the first optimizer's
+canonical name, class, initial and last learning rate, ``optimizers`` when there are several...)
+and ``hparam`` (its extra hyperparameters).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from modelboard.optimizer_names import canonical_optimizer
 from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, Record, RunRecord
 from modelboard.serialization import dumps, to_jsonable
 from modelboard.store import tables
@@ -180,8 +182,12 @@ def network_record_rows(run_id: str, record: NetworkRecord) -> list[ValueRow]:
         "num_layers": sum(1 for layer in record.layers if not layer.is_container),
         "input_shape": record.input_shape,
         "output_shape": record.output_shape,
-        "optimizer": optimizer.name if optimizer else None,
+        # records of older versions hold class names ("Adam"): one vocabulary for every run
+        "optimizer": canonical_optimizer(optimizer.name) if optimizer else None,
+        "optimizer_class": optimizer.class_name if optimizer else None,
+        "optimizers": len(record.optimizers) if len(record.optimizers) > 1 else None,
         "learning_rate": optimizer.learning_rate if optimizer else None,
+        "learning_rate_last": optimizer.learning_rate_last if optimizer else None,
         "loss": record.loss,
         "metrics": record.metrics or None,
         "batch_size": record.batch_size,

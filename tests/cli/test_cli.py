@@ -78,15 +78,76 @@ def test_compare_and_plot(sample, capsys, tmp_path: Path) -> None:  # type: igno
         "--plot",
         str(png),
     )
-    assert (
-        code == 0 and "layers (aligned)" in out and "gap" in out and "identical rows hidden" in out
-    )
+    assert code == 0 and "layers (aligned)" in out and "gap" in out and "--all" in out
     assert png.read_bytes()[:4] == b"\x89PNG"
     code, out, _ = run(
         capsys, "compare", ids["keras"], ids["torch"], "--json", "--store", store_of(sample)
     )
     layers = json.loads(out)["layers"]
     assert len(layers) == 8 and all(row["match"] != "gap" for row in layers)
+
+
+def test_compare_prints_a_summary_and_all_prints_every_field(sample, capsys) -> None:  # type: ignore[no-untyped-def]
+    tracker, ids = sample
+    argv = ["compare", ids["keras"], ids["torch"], "--store", store_of(sample)]
+    code, summary, _ = run(capsys, *argv)
+    assert code == 0
+    code, everything, _ = run(capsys, *argv, "--all")
+    assert code == 0
+    for text in ("params.batch_size", "optimizer", "learning_rate", "loss.final", "loss.best"):
+        assert text in summary, text
+    assert "val.accuracy" in summary and "train.size" in summary and "train.x_shape" in summary
+    assert "(1437, 28, 28, 1)" in summary  # a shape, as Python writes it
+    assert "val.precision[0]" not in summary and "val.precision[0]" in everything
+    assert "python_implementation" not in summary and "python_implementation" in everything
+    assert len(summary.splitlines()) < len(everything.splitlines()) / 2
+    rows = [line for line in summary.splitlines() if "params.batch_size" in line]
+    assert len(rows) == 1 and rows[0].lstrip("│ ").startswith("*")  # 32 against 64: marked
+
+
+def test_show_prints_shapes_and_the_leaderboard_columns(tracker, capsys) -> None:  # type: ignore[no-untyped-def]
+    from modelboard.records import LayerRecord, NetworkRecord, OptimizerRecord
+
+    run_ = tracker.start_run("shapes", framework="keras", hparams={"learning_rate": 0.5})
+    optimizer = OptimizerRecord(
+        "adam", learning_rate=0.1, class_name="Adam", learning_rate_last=0.025
+    )
+    run_.set_network(
+        NetworkRecord(
+            framework="keras",
+            architecture="two_inputs",
+            input_shape=[[None, 28, 28, 1], [None, 10]],
+            output_shape=[None, 10],
+            layers=[LayerRecord("conv", "Conv2D", "conv2d", output_shape=[None, 32, 26, 26])],
+            optimizer=optimizer,
+            optimizers=[optimizer],
+            epochs_planned=30,
+            epochs_run=5,
+        )
+    )
+    run_.finish()
+    store = str(Path(tracker.location.url.removeprefix("sqlite:///")).parent)
+    code, out, _ = run(capsys, "show", run_.id, "--store", store)
+    assert code == 0
+    assert "(None, 32, 26, 26)" in out and "(None, 10)" in out
+    assert "[(None, 28, 28, 1), (None, 10)]" in out  # several inputs
+    assert "[, " not in out
+    code, listed, _ = run(
+        capsys, "ls", "--json", "--store", store, "--columns",
+        "learning_rate,learning_rate_last,epochs,epochs_planned,optimizer",
+    )  # fmt: skip
+    code, shown, _ = run(capsys, "show", run_.id, "--json", "--store", store)
+    columns = json.loads(shown)["columns"]
+    (row,) = json.loads(listed)
+    assert row == {k: columns[k] for k in row}  # show and ls agree, value for value
+    assert row == {
+        "learning_rate": 0.5,  # the user's hyperparameter comes first
+        "learning_rate_last": 0.025,
+        "epochs": 5,
+        "epochs_planned": 30,
+        "optimizer": "adam",
+    }
+    assert "leaderboard columns" in out and "0.025" in out
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "json", "markdown", "html"])

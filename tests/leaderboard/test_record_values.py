@@ -32,7 +32,7 @@ def test_rows_of_a_data_and_a_network_record() -> None:
     assert ("augmentation", "ImageDataGenerator") in data
     network = {(k, n): (num, t) for _, k, n, num, t in network_record_rows("r", keras_basic_cnn())}
     assert network[("network", "total_params")] == (121930.0, None)
-    assert network[("network", "optimizer")] == (None, "Adam")
+    assert network[("network", "optimizer")] == (None, "adam")  # the class name, canonical
     assert network[("network", "early_stopping")] == (1.0, "true")
     assert network[("hparam", "dropout")] == (0.3, None)
 
