@@ -156,7 +156,12 @@ def create_app(
         Route("/compare", compare),
         Route("/artifacts/{run_id}/{path:path}", artifact),
         Route("/static/plotly.min.js", plotly),
-        Mount("/static", app=StaticFiles(directory=str(STATIC_DIR)), name="static"),
+        # follow_symlink: an editable install lays the package out as links to the sources
+        Mount(
+            "/static",
+            app=StaticFiles(directory=str(STATIC_DIR), follow_symlink=True),
+            name="static",
+        ),
     ]
 
     @contextlib.asynccontextmanager
