@@ -59,8 +59,31 @@ def export_frame(
     elif chosen == "markdown":
         target.write_text(frame.to_markdown(index=False) + "\n", encoding="utf-8")
     else:
-        target.write_text(frame.to_html(index=False, na_rep=""), encoding="utf-8")
+        target.write_text(html_document(frame), encoding="utf-8")
     return target
+
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;margin:1.5rem}"
+    "table{border-collapse:collapse;font-size:.85rem}"
+    "th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left;vertical-align:top}"
+    "th{background:#f3f3f3;position:sticky;top:0}"
+)
+
+
+def html_document(frame: pd.DataFrame, title: str = "modelboard leaderboard") -> str:
+    """``frame`` as a complete HTML5 document (doctype, charset, title, one escaped table)."""
+    import html
+
+    table = frame.to_html(index=False, na_rep="", escape=True, border=0)
+    heading = html.escape(title)
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{heading}</title>\n<style>{_STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{heading}</h1>\n<p>{len(frame):,} runs</p>\n{table}\n</body>\n</html>\n"
+    )
 
 
 def show(frame: pd.DataFrame, **options: Any) -> Any:

@@ -48,3 +48,41 @@ def test_unknown_format_is_an_error(sample, tmp_path: Path) -> None:  # type: ig
 
 def _cells(frame: pd.DataFrame) -> list[list[object]]:
     return [[None if pd.isna(v) else v for v in row] for row in frame.itertuples(index=False)]
+
+
+def test_html_export_is_a_complete_document_with_escaped_cells(tmp_path: Path) -> None:
+    from html.parser import HTMLParser
+
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        {"name": ["<script>alert(1)</script>", "plain"], "val_accuracy": [0.9, 0.5]}
+    )
+    text = export_frame(frame, tmp_path / "board.html").read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>")
+    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+    class Nesting(HTMLParser):
+        void = {"meta", "br", "hr", "img", "link", "input"}
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.open: list[str] = []
+            self.seen: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            self.seen.append(tag)
+            if tag not in self.void:
+                self.open.append(tag)
+
+        def handle_endtag(self, tag: str) -> None:
+            assert self.open and self.open[-1] == tag, f"</{tag}> closes {self.open[-1:]}"
+            self.open.pop()
+
+    parser = Nesting()
+    parser.feed(text)
+    parser.close()
+    assert parser.open == []
+    assert parser.seen[:3] == ["html", "head", "meta"]
+    assert {"title", "body", "table"} <= set(parser.seen)
+    assert parser.seen.count("tr") == 3  # the header and two runs
