@@ -193,18 +193,18 @@ def _report(
     }
     order = dict.fromkeys(r.plan.framework for r in results)
     pair = [basic[fw] for fw in order if fw in basic][:2]
-    compare_result = None
     if len(pair) == 2:
-        compare_result = report.print_compare(console, tracker, pair[0], pair[1])
+        report.print_compare(console, tracker, pair[0], pair[1])
     else:
         console.print("no cross-framework compare: it needs a basic_cnn run in two frameworks")
     folder = Path(out).expanduser().resolve() if out else report.store_folder(tracker)
     csv_path = report.write_csv(frame, folder / "leaderboard.csv")
-    html_path = report.write_html(
-        folder / "report.html", frame, compare_result, f"modelboard demo {session}"
-    )
+    try:
+        html_path: Path | str = report.write_html(folder / "report.html", tracker, run_ids, pair)
+    except ImportError as exc:  # the report needs the ui extra (jinja2, plotly)
+        html_path = f"not written: {exc.name or exc} is missing; pip install 'modelboard[ui]'"
     console.print()
     console.print(f"store:       {tracker.location.describe()}")
     console.print(f"artifacts:   {tracker.location.artifact_root}")
     console.print(f"leaderboard: {csv_path}")
-    console.print(f"report:      {html_path}")
+    console.print(f"report:      {html_path}  (modelboard ui shows the same pages live)")

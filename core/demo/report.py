@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -174,26 +173,11 @@ def write_csv(frame: pd.DataFrame, path: Path) -> Path:
     return path
 
 
-def write_html(path: Path, frame: pd.DataFrame, comparison: Comparison | None, title: str) -> Path:
-    """A small self-contained HTML report: the leaderboard and the cross-framework compare."""
-    parts = [
-        f"<h1>{html.escape(title)}</h1>",
-        "<h2>Leaderboard, ranked by validation accuracy</h2>",
-        frame.to_html(index=False, na_rep=""),
-    ]
-    if comparison is not None:
-        first, second = (f"{r.run.framework} {r.run.name} {r.id[:8]}" for r in comparison.runs)
-        parts.append(f"<h2>{html.escape(first)} against {html.escape(second)}</h2>")
-        parts.append("<h3>layers, aligned by canonical type</h3>")
-        parts.append(comparison.layers.to_html(index=False, na_rep=""))
-        for name, section in comparison.sections.items():
-            if len(section):
-                parts.append(f"<h3>{html.escape(name)}: differences</h3>")
-                parts.append(section.to_html(na_rep=""))
-    document = (
-        f"<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-        f"<title>{html.escape(title)}</title></head><body>{''.join(parts)}</body></html>\n"
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(document, encoding="utf-8")
-    return path
+def write_html(
+    path: Path, tracker: Tracker, run_ids: Sequence[str], compare: Sequence[str] | None
+) -> Path:
+    """The dashboard's report of the demo's runs (``modelboard report``): one self-contained
+    HTML file with the leaderboard, every run's page and the cross-framework compare."""
+    from modelboard.ui.report import write_report
+
+    return write_report(path, store=tracker, runs=list(run_ids), compare=compare or None)

@@ -76,11 +76,13 @@ class LeaderboardQuery:
     columns: list[str] = field(default_factory=list)
     offset: int = 0
     limit: int = PAGE_SIZE
+    group: str = ""
 
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> LeaderboardQuery:
-        """Read ``sort``, ``where``, ``columns`` (comma-separated), ``offset`` and ``limit``;
-        numbers that are not numbers fall back to the defaults."""
+        """Read ``sort``, ``where``, ``columns`` (comma-separated), ``offset``, ``limit`` and
+        ``group`` (a column to group the rows by); numbers that are not numbers fall back to the
+        defaults."""
 
         def number(name: str, default: int, top: int | None = None) -> int:
             try:
@@ -96,6 +98,7 @@ class LeaderboardQuery:
             columns=columns,
             offset=number("offset", 0),
             limit=number("limit", PAGE_SIZE, MAX_PAGE_SIZE) or PAGE_SIZE,
+            group=str(params.get("group", "")).strip(),
         )
 
     def url(self, **change: Any) -> str:
@@ -106,6 +109,7 @@ class LeaderboardQuery:
             "columns": ",".join(self.columns),
             "offset": self.offset,
             "limit": self.limit,
+            "group": self.group,
         }
         values.update(change)
         kept = {k: v for k, v in values.items() if v not in ("", None, 0) or k == "offset"}
@@ -148,12 +152,21 @@ def leaderboard_context(
     """
     store = tracker.store
     context: dict[str, Any] = {"query": query, "error": None, "rows": [], "labels": []}
+    columns = list(query.columns)
+    if query.group and columns and query.group not in columns:
+        columns.insert(0, query.group)
+    group_label: str | None = None
     try:
+        if query.group:
+            group_label = column_resolver(store).resolve(query.group).label
+        sort: list[str] | None = [query.sort] if query.sort else None
+        if query.group:  # the groups in order, each sorted as asked (best first by default)
+            sort = [f"+{query.group}", *(sort or ["-created"])]
         page = query_runs(
             store,
-            sort=query.sort or None,
+            sort=sort,
             where=query.where or None,
-            columns=query.columns or None,
+            columns=columns or None,
             limit=query.limit if paged else None,
             offset=query.offset if paged else 0,
         )
@@ -168,6 +181,8 @@ def leaderboard_context(
         labels_shown = chosen or labels
     else:
         labels_shown = labels
+    if group_label not in page.labels:
+        group_label = None
     index = {label: i for i, label in enumerate(page.labels)}
     resolver = column_resolver(store)
     name, direction = _sort_state(query.sort)
@@ -188,8 +203,14 @@ def leaderboard_context(
                 descending = False
             next_sort = ("-" if descending else "+") + label
         sort_links[label] = query.url(sort=next_sort, offset=0)
-    rows = []
+    rows: list[dict[str, Any]] = []
+    previous: Any = object()
     for run_id, row in zip(page.ids, page.rows, strict=True):
+        if group_label is not None:
+            value = row[index[group_label]]
+            if value != previous:
+                rows.append({"group": format_value(group_label, value), "label": group_label})
+                previous = value
         rows.append(
             {
                 "id": run_id,
@@ -210,8 +231,9 @@ def leaderboard_context(
         sort_links=sort_links,
         arrows=arrows,
         pages=pages,
-        first=query.offset + 1 if rows else 0,
-        last=query.offset + len(rows),
+        first=query.offset + 1 if page.ids else 0,
+        last=query.offset + len(page.ids),
+        group=group_label or "",
     )
     return context
 
