@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelboard.plugins.options import TrackOption, shared
+from modelboard.plugins.options import SHARED_OPTIONS, TrackOption
 
 __all__ = ["KERAS_OPTIONS"]
 
@@ -21,15 +21,7 @@ def _is_schedule(value: Any) -> bool:
 
 
 KERAS_OPTIONS: list[TrackOption] = [
-    *shared(
-        "gradients_every",
-        "architecture",
-        "batch_size",
-        "epochs",
-        "predict_batch_size",
-        "output",
-        "example_input",
-    ),
+    *SHARED_OPTIONS.values(),  # every shared option means the same here
     TrackOption(
         "scheduler",
         "a keras.optimizers.schedules.LearningRateSchedule or a learning-rate callback",

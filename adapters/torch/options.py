@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from modelboard.plugins.options import TrackOption, anything, is_flag, is_mapping, shared
+from modelboard.plugins.options import SHARED_OPTIONS, TrackOption, anything, is_flag, is_mapping
 
 __all__ = ["TORCH_OPTIONS"]
 
@@ -38,15 +38,7 @@ def _is_factory(value: Any) -> bool:
 
 
 TORCH_OPTIONS: list[TrackOption] = [
-    *shared(
-        "gradients_every",
-        "architecture",
-        "batch_size",
-        "epochs",
-        "predict_batch_size",
-        "output",
-        "example_input",
-    ),
+    *SHARED_OPTIONS.values(),  # every shared option means the same here
     TrackOption(
         "optimizer",
         "a torch.optim.Optimizer, or a list or dict of them",

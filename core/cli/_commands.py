@@ -10,23 +10,14 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from modelboard.errors import ModelboardError, StoreUnavailableError
+from modelboard.store.columns import IDENTITY_COLUMNS
 
 if TYPE_CHECKING:
     from modelboard.tracking import Tracker
 
 __all__ = ["run_command", "open_tracker"]
 
-LS_COLUMNS = (
-    "id",
-    "name",
-    "framework",
-    "status",
-    "created",
-    "duration",
-    "data_name",
-    "model_name",
-    "total_params",
-)
+LS_COLUMNS = IDENTITY_COLUMNS
 HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")
 _RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 

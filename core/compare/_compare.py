@@ -130,11 +130,8 @@ def _training_fields(run: StoredRun) -> dict[str, Any]:
 
 
 def _evaluation_fields(run: StoredRun) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+    out = _summary_evaluation(run)  # the scalars, then per-class values and the matrix
     for split, record in run.evaluations.items():
-        out[f"{split}.n_samples"] = record.n_samples
-        for name, value in record.metrics.items():
-            out[f"{split}.{name}"] = value
         names = record.class_names or []
         for name, values in record.per_class.items():
             for index, value in enumerate(values):

@@ -43,6 +43,7 @@ __all__ = [
     "Column",
     "ColumnResolver",
     "RUN_COLUMNS",
+    "IDENTITY_COLUMNS",
     "STANDARD_COLUMNS",
     "ENUM_COLUMNS",
     "Probe",
@@ -50,6 +51,19 @@ __all__ = [
     "plain",
     "parse_json_text",
 ]
+
+IDENTITY_COLUMNS = (
+    "id",
+    "name",
+    "framework",
+    "status",
+    "created",
+    "duration",
+    "data_name",
+    "model_name",
+    "total_params",
+)
+"""What says which run a row is, first in ``modelboard ls`` and the dashboard's leaderboard."""
 
 RUN_COLUMNS = (
     "id",

@@ -17,7 +17,7 @@ from markupsafe import Markup
 
 from modelboard.records import NetworkRecord
 from modelboard.store import FilterError, StoredRun, count_runs, query_runs
-from modelboard.store.columns import parse_json_text
+from modelboard.store.columns import IDENTITY_COLUMNS, parse_json_text
 from modelboard.store.query import column_resolver
 from modelboard.ui import charts
 from modelboard.ui.diagram import diagram_lines, diagram_svg_data_uri
@@ -38,15 +38,7 @@ PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 #: What the leaderboard shows when no columns are chosen (those the runs hold).
 PREFERRED_COLUMNS = (
-    "id",
-    "name",
-    "framework",
-    "status",
-    "created",
-    "duration",
-    "data_name",
-    "model_name",
-    "total_params",
+    *IDENTITY_COLUMNS,
     "optimizer",
     "batch_size",
     "epochs",
