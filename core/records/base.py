@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
@@ -46,7 +47,7 @@ class Record:
                 f"{cls.__name__} has schema version {version}, newer than this modelboard's "
                 f"{cls.SCHEMA_VERSION}; upgrade modelboard (pip install -U modelboard) to read it"
             )
-        hints = typing.get_type_hints(cls)
+        hints = _field_types(cls)
         kwargs = {}
         for field in dataclasses.fields(cls):  # type: ignore[arg-type]
             if field.name in data:
@@ -65,6 +66,12 @@ class Record:
         return self.to_json() == other.to_json()
 
     __hash__ = None  # type: ignore[assignment]
+
+
+@functools.cache
+def _field_types(cls: type) -> dict[str, Any]:
+    """The resolved type hints of a record class (resolved once: ``from_dict`` runs often)."""
+    return typing.get_type_hints(cls)
 
 
 def _build(hint: Any, value: Any) -> Any:
