@@ -97,6 +97,18 @@ TEST_SETTINGS: tuple[Setting, ...] = (
         "Set by the Keras tests for their rerun under the torch backend (no further rerun).",
     ),
     Setting(
+        "MODELBOARD_UI_SCREENSHOTS",
+        "text",
+        None,
+        "A folder the browser tests save their PNG screenshots in (default: pytest's tmp folder).",
+    ),
+    Setting(
+        "MODELBOARD_CHROMIUM",
+        "text",
+        "/usr/bin/chromium",
+        "The Chromium the browser tests drive.",
+    ),
+    Setting(
         "MODELBOARD_PG_PORT",
         "text",
         "55432",
