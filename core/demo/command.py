@@ -200,7 +200,8 @@ def _report(
     folder = Path(out).expanduser().resolve() if out else report.store_folder(tracker)
     csv_path = report.write_csv(frame, folder / "leaderboard.csv")
     try:
-        html_path: Path | str = report.write_html(folder / "report.html", tracker, run_ids, pair)
+        chosen = pair if len(pair) == 2 else None  # the cross-framework pair, when there is one
+        html_path: Path | str = report.write_html(folder / "report.html", tracker, run_ids, chosen)
     except ImportError as exc:  # the report needs the ui extra (jinja2, plotly)
         html_path = f"not written: {exc.name or exc} is missing; pip install 'modelboard[ui]'"
     console.print()
