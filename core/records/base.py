@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import types
 import typing
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
@@ -68,10 +67,15 @@ class Record:
     __hash__ = None  # type: ignore[assignment]
 
 
-@functools.cache
+_FIELD_TYPES: dict[type, dict[str, Any]] = {}
+
+
 def _field_types(cls: type) -> dict[str, Any]:
     """The resolved type hints of a record class (resolved once: ``from_dict`` runs often)."""
-    return typing.get_type_hints(cls)
+    hints = _FIELD_TYPES.get(cls)
+    if hints is None:
+        hints = _FIELD_TYPES[cls] = typing.get_type_hints(cls)
+    return hints
 
 
 def _build(hint: Any, value: Any) -> Any:
