@@ -10,7 +10,14 @@ from markupsafe import Markup, escape
 
 from modelboard.store.columns import parse_json_text
 
-__all__ = ["format_date", "format_duration", "format_number", "format_value", "sparkline"]
+__all__ = [
+    "format_date",
+    "format_duration",
+    "format_number",
+    "format_shape",
+    "format_value",
+    "sparkline",
+]
 
 DATE_COLUMNS = frozenset({"created", "ended", "heartbeat"})
 DURATION_COLUMNS = frozenset({"duration"})
@@ -95,9 +102,30 @@ def format_value(label: str, value: Any) -> Markup | str:
         return format_duration(value)
     if isinstance(value, str) and value.startswith("["):
         value = parse_json_text(value)
+    if "shape" in label and isinstance(value, list):
+        return format_shape(value)
     numbers = _numbers(value)
-    if numbers is not None:
+    if numbers is not None and _is_per_class(label):
         return sparkline(numbers)
+    if numbers is not None:
+        return "[" + ", ".join(format_number(n) for n in numbers) + "]"
     if isinstance(value, (int, float)):
         return format_number(value)
     return str(value)
+
+
+_PER_CLASS = ("precision", "recall", "f1", "support", "auc", "average_precision")
+
+
+def _is_per_class(label: str) -> bool:
+    """Lists of one value per class (drawn as sparklines); other number lists stay text."""
+    last = label.rsplit(".", 1)[-1]
+    return label.endswith("_per_class") or last in _PER_CLASS
+
+
+def format_shape(shape: list[Any]) -> str:
+    """A tensor shape as ``(None, 8, 8, 1)``; several shapes as a list of them."""
+    if all(isinstance(d, list) for d in shape) and shape:
+        return "[" + ", ".join(format_shape(d) for d in shape) + "]"
+    dims = ["None" if d is None else str(d) for d in shape]
+    return "(" + ", ".join(dims) + (",)" if len(dims) == 1 else ")")

@@ -56,3 +56,13 @@ def test_evaluation_figures_follow_the_record() -> None:
     assert [t["name"] for t in figures["per_class"]["data"]] == ["precision", "recall", "f1"]
     assert [t["name"] for t in figures["roc"]["data"]] == ["class cat"]
     assert "pr" not in figures
+
+
+def test_shapes_and_other_number_lists_stay_text() -> None:
+    from modelboard.ui.format import format_value
+
+    assert format_value("splits.train.x_shape", [None, 8, 8, 1]) == "(None, 8, 8, 1)"
+    assert format_value("train_x_shape", "[null, 8, 8, 1]") == "(None, 8, 8, 1)"
+    assert format_value("input_shape", [[None, 28], [None, 10]]) == "[(None, 28), (None, 10)]"
+    assert format_value("layers[0].canonical_config.dilation", [1, 1]) == "[1, 1]"
+    assert "<svg" in str(format_value("val.recall", [0.5, 1.0]))  # per class: a sparkline
