@@ -16,6 +16,7 @@ context, never per replica.
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -52,6 +53,18 @@ def replicas_in_sync() -> int:
     return 1 if context is None else int(context.num_replicas_in_sync)
 
 
+def _warn_replicas_elsewhere(strategy: Any, local: int) -> None:
+    """No capture where some replicas live in other processes (multi-worker strategies): their
+    gradients are not here to sum, and one worker's sum is not the applied gradient."""
+    warnings.warn(
+        f"modelboard: training gradients are not captured under {type(strategy).__name__}: "
+        f"{local} of its {strategy.num_replicas_in_sync} replicas run in this process, and the "
+        "sum over the others' is not available here; use run.gradients(x, y) for a batch",
+        RuntimeWarning,
+        stacklevel=2,
+    )
+
+
 def _summed(parts: Any) -> Any:
     import tensorflow as tf
 
@@ -78,6 +91,9 @@ def record_across_replicas(
     def in_cross_replica_context(strategy: Any, per_replica: list[Any]) -> None:
         parts = [strategy.experimental_local_results(g) for g in per_replica]
         replicas = len(parts[0]) if parts else 0
+        if parts and replicas != strategy.num_replicas_in_sync:
+            _warn_replicas_elsewhere(strategy, replicas)
+            return
         step = tf.cast(iterations.value, tf.int64)
 
         def capture_now() -> Any:

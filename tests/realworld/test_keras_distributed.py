@@ -140,7 +140,9 @@ def _train(store: str, clipped_store: str, out: str) -> None:  # pragma: no cove
         "replay_gap": replay_gap,
         "clipped_run_id": clipped_run.id,
         "clipped_produced": _norm(gradients(build_like(build, before), x[:BATCH], y[:BATCH])),
-        "clipped_applied": _norm([(b - a) / LEARNING_RATE for b, a in zip(before, after)]),
+        "clipped_applied": _norm(
+            [(b - a) / LEARNING_RATE for b, a in zip(before, after, strict=True)]
+        ),
     }
     Path(out).write_text(json.dumps(result))
 
@@ -205,9 +207,7 @@ def test_mirrored_strategy_is_one_run_with_the_global_batch_gradients(
         assert [g.step for g in captures] == list(range(STEPS))  # once per step, not per replica
         for capture, step in zip(captures, expected["steps"], strict=True):
             assert [p.name for p in capture.parameters] == expected["paths"]
-            assert [p.l2_norm for p in capture.parameters] == pytest.approx(
-                step["norms"], rel=1e-4
-            )
+            assert [p.l2_norm for p in capture.parameters] == pytest.approx(step["norms"], rel=1e-4)
             assert capture.global_norm == pytest.approx(step["global"], rel=1e-4)
             assert capture.applied_global_norm is None  # no clipping: applied = produced
         # What one replica's apply received differs: the capture is not of one replica.
