@@ -82,10 +82,8 @@ def record_across_replicas(
     """
     import tensorflow as tf
 
-    from modelboard.adapters.keras.gradients import _dense
-
     positions = [i for i, g in enumerate(grads) if g is not None]
-    local = [_dense(grads[i]) for i in positions]
+    local = [tf.convert_to_tensor(grads[i]) for i in positions]  # IndexedSlices too
     context = tf.distribute.get_replica_context()
 
     def in_cross_replica_context(strategy: Any, per_replica: list[Any]) -> None:
