@@ -314,6 +314,11 @@ class OptimizerCapture:
     def _record_tf(self, grads: list[Any], variables: list[Any], iterations: Any) -> None:
         import tensorflow as tf
 
+        from modelboard.adapters.keras import distribute
+
+        if distribute.replicas_in_sync() > 1:  # under a tf.distribute strategy (b-kdist)
+            distribute.record_across_replicas(self, grads, variables, iterations)
+            return
         step = tf.cast(iterations.value, tf.int64)
 
         def capture() -> Any:

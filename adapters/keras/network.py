@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from modelboard.adapters.keras.distribute import describe_strategy
 from modelboard.adapters.keras.gradients import applying_optimizer
 from modelboard.canonical import (
     architecture_signature,
@@ -616,6 +617,7 @@ def describe_network(
         metrics=compiled.get("metrics", []),
         model_config=model_config,
         reproduce=compiled.get("reproduce", reproduce),
+        distribution=describe_strategy(model),
     )
     if network.optimizer is None:
         network.unknown["optimizer"] = optimizer_unknown_reason(model)  # warned at fit

@@ -91,3 +91,4 @@ class NetworkRecord(Record):
     model_config: dict[str, Any] | None = None
     reproduce: dict[str, Any] | None = None
     unknown: dict[str, str] = field(default_factory=dict)
+    distribution: dict[str, Any] | None = None
