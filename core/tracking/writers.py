@@ -1,0 +1,118 @@
+"""Who wrote what: the ``writers`` entries of a run record, and their safe update.
+
+Every process that writes to a run has one entry in ``RunRecord.writers``::
+
+    {"id": "3f2a9c1b7d4e", "role": "owner" | "rank" | "joined", "host": ..., "pid": ...,
+     "rank": 0 | None, "started": ..., "ended": None | ..., "status": "running" | ...,
+     "reopened": False, "wrote": {"metrics": [...], "evaluations": [...], "artifacts": [...]}}
+
+``owner`` created the run (rank 0 of a process group); ``rank`` is another rank of that group;
+``joined`` is a process that joined later (``MODELBOARD_RUN_ID``, ``tracker.resume``). ``wrote``
+names the metrics, evaluation splits and artifact paths that writer stored.
+
+Several processes change one run record, so nobody overwrites it blindly: a write reads the
+stored record and changes it inside one transaction (SQLite's ``BEGIN IMMEDIATE`` write lock,
+PostgreSQL's ``SELECT ... FOR UPDATE``), keeping the entries of the other writers. The owner
+writes the record whole, but the params, tags and flags that other writers set are kept (a name
+set by both keeps the owner's value; a flag raised by any writer stays raised).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from modelboard.errors import RunNotFoundError
+from modelboard.records import RunRecord
+from modelboard.store import tables
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from modelboard.store import SQLStore
+
+__all__ = ["WRITER_ROLES", "new_writer", "merge_writers", "change_stored_run", "write_owner_run"]
+
+WRITER_ROLES = ("owner", "rank", "joined")
+
+
+def new_writer(role: str, rank: int | None = None, *, reopened: bool = False) -> dict[str, Any]:
+    """A fresh entry for this process."""
+    if role not in WRITER_ROLES:
+        raise ValueError(f"role must be one of {', '.join(WRITER_ROLES)}; got {role!r}")
+    return {
+        "id": uuid.uuid4().hex[:12],
+        "role": role,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "rank": rank,
+        "started": time.time(),
+        "ended": None,
+        "status": "running",
+        "reopened": reopened,
+        "wrote": {"metrics": [], "evaluations": [], "artifacts": []},
+    }
+
+
+def merge_writers(stored: list[dict[str, Any]], mine: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``stored`` with each entry of ``mine`` put in place of the one with its id (or added)."""
+    merged = [dict(entry) for entry in stored]
+    index = {entry.get("id"): n for n, entry in enumerate(merged)}
+    for entry in mine:
+        at = index.get(entry.get("id"))
+        if at is None:
+            index[entry.get("id")] = len(merged)
+            merged.append(dict(entry))
+        else:
+            merged[at] = dict(entry)
+    return merged
+
+
+def _locked_record(conn: Connection, run_id: str) -> RunRecord:
+    query = select(tables.runs.c.record).where(tables.runs.c.id == run_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise RunNotFoundError(f"run {run_id} is not in the store (was it deleted?)")
+    return RunRecord.from_json(row.record)
+
+
+def change_stored_run(
+    store: SQLStore, run_id: str, change: Callable[[RunRecord], None]
+) -> RunRecord:
+    """Read the stored run record, ``change`` it and write it back, in one transaction; the
+    record as written. Raises ``StoreWriteError`` or ``RunNotFoundError`` like any write."""
+
+    def work(conn: Connection) -> RunRecord:
+        record = _locked_record(conn, run_id)
+        change(record)
+        store._update_run_row(conn, record)
+        return record
+
+    return store._write(work)
+
+
+def write_owner_run(store: SQLStore, record: RunRecord) -> None:
+    """Write the owner's run record whole, keeping the stored entries of the other writers."""
+
+    def work(conn: Connection) -> None:
+        stored = _locked_record(conn, record.id)
+        merged = RunRecord.from_json(record.to_json())
+        merged.writers = merge_writers(stored.writers, record.writers)
+        merged.params = {**stored.params, **record.params}
+        merged.tags = {**stored.tags, **record.tags}
+        flags = {**stored.flags, **record.flags}
+        for key, value in stored.flags.items():
+            if value is True:  # a health flag raised by any writer stays raised
+                flags[key] = True
+        merged.flags = flags
+        store._update_run_row(conn, merged)
+
+    store._write(work)
