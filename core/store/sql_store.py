@@ -240,6 +240,25 @@ class SQLStore:
             raise RunNotFoundError(f"run {record.id} is not in the store (was it deleted?)")
         replace_values(conn, record.id, ("param", "tag", "run"), run_record_rows(record))
 
+    def change_run(self, run_id: str, change: Callable[[RunRecord], None]) -> RunRecord:
+        """Read the stored run record, ``change`` it in place and write it back, all in one
+        transaction (SQLite's write lock, PostgreSQL's ``SELECT ... FOR UPDATE``), so writers
+        in several processes never lose each other's changes; the record as written."""
+
+        def work(conn: Connection) -> RunRecord:
+            query = select(tables.runs.c.record).where(tables.runs.c.id == run_id)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = conn.execute(query).first()
+            if row is None:
+                raise RunNotFoundError(f"run {run_id} is not in the store (was it deleted?)")
+            record = RunRecord.from_json(row.record)
+            change(record)
+            self._update_run_row(conn, record)
+            return record
+
+        return self._write(work)
+
     def _effective(self, record: RunRecord, now: float) -> RunRecord:
         stale = record.heartbeat is not None and now - record.heartbeat > self.heartbeat_timeout
         if record.status == "running" and stale:

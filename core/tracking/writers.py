@@ -19,6 +19,7 @@ set by both keeps the owner's value; a flag raised by any writer stays raised).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import time
@@ -26,15 +27,9 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-
-from modelboard.errors import RunNotFoundError
 from modelboard.records import RunRecord
-from modelboard.store import tables
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Connection
-
     from modelboard.store import SQLStore
 
 __all__ = ["WRITER_ROLES", "new_writer", "merge_writers", "change_stored_run", "write_owner_run"]
@@ -74,45 +69,28 @@ def merge_writers(stored: list[dict[str, Any]], mine: list[dict[str, Any]]) -> l
     return merged
 
 
-def _locked_record(conn: Connection, run_id: str) -> RunRecord:
-    query = select(tables.runs.c.record).where(tables.runs.c.id == run_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).first()
-    if row is None:
-        raise RunNotFoundError(f"run {run_id} is not in the store (was it deleted?)")
-    return RunRecord.from_json(row.record)
-
-
 def change_stored_run(
     store: SQLStore, run_id: str, change: Callable[[RunRecord], None]
 ) -> RunRecord:
     """Read the stored run record, ``change`` it and write it back, in one transaction; the
     record as written. Raises ``StoreWriteError`` or ``RunNotFoundError`` like any write."""
-
-    def work(conn: Connection) -> RunRecord:
-        record = _locked_record(conn, run_id)
-        change(record)
-        store._update_run_row(conn, record)
-        return record
-
-    return store._write(work)
+    return store.change_run(run_id, change)
 
 
 def write_owner_run(store: SQLStore, record: RunRecord) -> None:
     """Write the owner's run record whole, keeping the stored entries of the other writers."""
 
-    def work(conn: Connection) -> None:
-        stored = _locked_record(conn, record.id)
-        merged = RunRecord.from_json(record.to_json())
-        merged.writers = merge_writers(stored.writers, record.writers)
-        merged.params = {**stored.params, **record.params}
-        merged.tags = {**stored.tags, **record.tags}
-        flags = {**stored.flags, **record.flags}
+    def merge(stored: RunRecord) -> None:
+        owner = RunRecord.from_json(record.to_json())
+        flags = {**stored.flags, **owner.flags}
         for key, value in stored.flags.items():
             if value is True:  # a health flag raised by any writer stays raised
                 flags[key] = True
-        merged.flags = flags
-        store._update_run_row(conn, merged)
+        owner.writers = merge_writers(stored.writers, owner.writers)
+        owner.params = {**stored.params, **owner.params}
+        owner.tags = {**stored.tags, **owner.tags}
+        owner.flags = flags
+        for name in dataclasses.fields(RunRecord):
+            setattr(stored, name.name, getattr(owner, name.name))
 
-    store._write(work)
+    store.change_run(record.id, merge)
