@@ -1,9 +1,11 @@
 """``torch.distributed`` as a ``modelboard.tracking.distributed.ProcessGroup``.
 
 Answered only when torch is already imported and its default process group is initialised
-(``torch.distributed.init_process_group``); torch is never imported here. Objects travel with
-``broadcast_object_list`` and ``all_gather_object``; metrics are reduced with one
-``all_reduce`` of a float64 tensor (on the current CUDA device for NCCL, else on the CPU).
+(``torch.distributed.init_process_group``); torch is never imported here. The run id travels
+through the group's c10d key-value store (the TCPStore that ``init_process_group`` set up:
+rank 0 sets a key, the others wait for it, so rank 0 never waits on them); metrics are
+reduced with one ``all_reduce`` of a float64 tensor (on the current CUDA device for NCCL, else
+on the CPU).
 """
 
 from __future__ import annotations
@@ -30,17 +32,27 @@ class TorchProcessGroup:
             f"world_size={self.world_size})"
         )
 
-    def broadcast(self, value: Any) -> Any:
-        """Rank 0's ``value`` on every rank."""
-        holder = [value]
-        self._dist.broadcast_object_list(holder, src=0)
-        return holder[0]
+    def _key_store(self) -> Any | None:
+        getter = getattr(self._dist.distributed_c10d, "_get_default_store", None)
+        return getter() if callable(getter) else None
 
-    def all_gather(self, value: Any) -> list[Any]:
-        """Every rank's ``value``, in rank order."""
-        out: list[Any] = [None] * self.world_size
-        self._dist.all_gather_object(out, value)
-        return out
+    def publish(self, key: str, value: str) -> None:
+        """Set ``key`` in the group's c10d store (a broadcast where torch has no such store)."""
+        store = self._key_store()
+        if store is None:
+            self._dist.broadcast_object_list([value], src=0)
+            return
+        store.set(key, value)
+
+    def fetch(self, key: str) -> str:
+        """``key`` from the group's c10d store, waiting (up to the group's timeout) for it."""
+        store = self._key_store()
+        if store is None:
+            holder: list[Any] = [None]
+            self._dist.broadcast_object_list(holder, src=0)
+            return str(holder[0])
+        value = store.get(key)
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     def all_reduce(self, values: list[float], op: str) -> list[float]:
         """``values`` reduced over the ranks: ``mean``, ``sum``, ``min`` or ``max``."""

@@ -18,6 +18,7 @@ Outside a process group every mode records the values as given.
 from __future__ import annotations
 
 import math
+import threading
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ __all__ = [
     "rank_metric_name",
     "reduce_over_ranks",
     "rank_facts",
+    "next_run_key",
 ]
 
 COLLECTIVE_REDUCTIONS = ("mean", "sum", "min", "max")
@@ -42,19 +44,21 @@ RANK_REDUCTIONS: tuple[str | None, ...] = (None, *COLLECTIVE_REDUCTIONS, "rank")
 class ProcessGroup(Protocol):
     """The process group of this process, as an adapter reports it.
 
-    ``broadcast``, ``all_gather`` and ``all_reduce`` are collective: every rank calls them in
-    the same order.
+    ``publish`` (rank 0) and ``fetch`` (the other ranks) pass a text by key through the group's
+    own key-value store (torch's c10d store: no shared file, works across machines); rank 0
+    never waits on the others, so a run started on rank 0 alone (``if rank == 0:``) works too.
+    ``all_reduce`` is collective: every rank calls it, in the same order.
     """
 
     backend: str
     world_size: int
     rank: int
 
-    def broadcast(self, value: Any) -> Any:
-        """Rank 0's ``value`` (picklable), on every rank."""
+    def publish(self, key: str, value: str) -> None:
+        """Make ``value`` readable under ``key`` by every rank (called on rank 0)."""
 
-    def all_gather(self, value: Any) -> list[Any]:
-        """Every rank's ``value`` (picklable), in rank order, on every rank."""
+    def fetch(self, key: str) -> str:
+        """The value published under ``key``, waiting until rank 0 published it."""
 
     def all_reduce(self, values: list[float], op: str) -> list[float]:
         """``values`` reduced element-wise over the ranks with ``op`` (one of
@@ -88,6 +92,22 @@ def reduce_over_ranks(
     numbers = [math.nan if v is None else float(v) for _, v in values]
     reduced = group.all_reduce(numbers, op)
     return [(name, value) for (name, _), value in zip(values, reduced, strict=True)]
+
+
+_run_counts: dict[tuple[str, str], int] = {}
+_run_counts_lock = threading.Lock()
+
+
+def next_run_key(call: str, name: str | None) -> str:
+    """The key of this process's next run start over its group. The n-th start of a kind
+    (``call``: ``track:<framework>`` or ``start_run``) and ``name`` on every rank meets the n-th
+    such start of rank 0, so a run rank 0 starts alone under another call or name does not
+    shift the pairing of the runs started on every rank."""
+    slot = (call, name or "")
+    with _run_counts_lock:
+        count = _run_counts.get(slot, 0)
+        _run_counts[slot] = count + 1
+    return f"modelboard/run/{call}/{len(slot[1])}:{slot[1]}/{count}"
 
 
 def rank_facts() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -16,12 +17,12 @@ from modelboard import settings
 from modelboard.errors import ModelboardError, RunFinishedError, UnsupportedModelError
 from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, RunRecord
 from modelboard.store import SQLStore, resolve_location
-from modelboard.tracking.distributed import process_group, rank_facts
+from modelboard.tracking.distributed import next_run_key, process_group, rank_facts
 from modelboard.tracking.environment import capture_environment
 from modelboard.tracking.run import Run, as_data_record
 from modelboard.tracking.start_line import announce_start
 from modelboard.tracking.stored_run import StoredRun
-from modelboard.tracking.writers import change_stored_run, merge_writers, new_writer
+from modelboard.tracking.writers import change_stored_run, merge_ranks, merge_writers, new_writer
 
 if TYPE_CHECKING:
     from modelboard.tracking.distributed import ProcessGroup
@@ -174,7 +175,7 @@ class Tracker:
                 announce_start(record, self.location)
             return run
 
-        return self._start(start, None, {})
+        return self._start(start, None, {}, "start_run", name)
 
     def track(
         self,
@@ -246,7 +247,7 @@ class Tracker:
                 announce_start(record, self.location)
             return run
 
-        return self._start(start, obj, options)
+        return self._start(start, obj, options, f"track:{info.name}", name)
 
     def _framework_of(self, obj: Any, options: dict[str, Any]) -> Any:
         """The adapter's ``FrameworkInfo`` for ``obj``, its options checked."""
@@ -280,30 +281,40 @@ class Tracker:
         start: Callable[[ProcessGroup | None, dict[str, Any]], Run],
         obj: Any,
         options: dict[str, Any],
+        call: str,
+        name: str | None,
     ) -> Run:
         """``start`` a run here, or, in a process group, once for all ranks: rank 0 starts it
-        and sends its id through the group; the other ranks join it as ``rank`` writers."""
+        and publishes its id through the group (it never waits on the others, so a run made
+        under ``if rank == 0:`` works too); the other ranks fetch the id and join the run as
+        ``rank`` writers."""
         group = process_group(self.plugins.hook)
         if group is None:
             return start(None, {})
-        ranks = group.all_gather({"rank": group.rank, **rank_facts()})
-        distributed = {"backend": group.backend, "world_size": group.world_size, "ranks": ranks}
+        key = next_run_key(call, name)
+        facts = {"rank": group.rank, **rank_facts()}
         if group.rank == 0:
+            distributed = {"backend": group.backend, "world_size": group.world_size}
             try:
-                run = start(group, distributed)
-            except BaseException as exc:
-                group.broadcast({"error": f"{type(exc).__name__}: {exc}"})  # no rank waits on
+                run = start(group, {**distributed, "ranks": [facts]})
+            except BaseException as exc:  # the other ranks wait for an answer: give one
+                group.publish(key, json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
                 raise
-            group.broadcast({"run_id": run.id})
+            group.publish(key, json.dumps({"run_id": run.id}))
             return run
-        answer = group.broadcast(None)
-        if not isinstance(answer, dict) or "run_id" not in answer:
-            reason = answer.get("error") if isinstance(answer, dict) else repr(answer)
+        answer = json.loads(group.fetch(key))
+        if "run_id" not in answer:
             raise ModelboardError(
-                f"rank 0 could not start the run ({reason}); rank {group.rank} has none either"
+                f"rank 0 could not start the run ({answer.get('error')}); rank {group.rank} "
+                "has none either"
             )
         return self._join(
-            str(answer["run_id"]), obj=obj, options=options, group=group, via="the process group"
+            str(answer["run_id"]),
+            obj=obj,
+            options=options,
+            group=group,
+            facts=facts,
+            via="the process group",
         )
 
     def resume(
@@ -345,6 +356,7 @@ class Tracker:
         options: dict[str, Any] | None = None,
         data_record: DataRecord | None = None,
         group: ProcessGroup | None = None,
+        facts: dict[str, Any] | None = None,
         via: str,
     ) -> Run:
         self._check_writable()
@@ -378,6 +390,8 @@ class Tracker:
             if reopening:
                 stored.status, stored.ended, stored.heartbeat = "running", None, now
             stored.writers = merge_writers(stored.writers, [entry])
+            if facts is not None:
+                stored.distributed = merge_ranks(stored.distributed, {"ranks": [facts]})
 
         record = change_stored_run(self.store, record.id, register)
         run = Run(

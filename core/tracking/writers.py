@@ -32,7 +32,14 @@ from modelboard.records import RunRecord
 if TYPE_CHECKING:
     from modelboard.store import SQLStore
 
-__all__ = ["WRITER_ROLES", "new_writer", "merge_writers", "change_stored_run", "write_owner_run"]
+__all__ = [
+    "WRITER_ROLES",
+    "new_writer",
+    "merge_writers",
+    "merge_ranks",
+    "change_stored_run",
+    "write_owner_run",
+]
 
 WRITER_ROLES = ("owner", "rank", "joined")
 
@@ -69,6 +76,18 @@ def merge_writers(stored: list[dict[str, Any]], mine: list[dict[str, Any]]) -> l
     return merged
 
 
+def merge_ranks(stored: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
+    """``mine`` (a ``RunRecord.distributed``) with the ``ranks`` of ``stored`` it lacks, in
+    rank order: every rank adds its own facts when it joins."""
+    if not stored and not mine:
+        return {}
+    by_rank = {r.get("rank"): r for r in stored.get("ranks", [])}
+    by_rank.update({r.get("rank"): r for r in mine.get("ranks", [])})
+    merged = {**stored, **mine}
+    merged["ranks"] = [by_rank[k] for k in sorted(by_rank, key=lambda k: (k is None, k or 0))]
+    return merged
+
+
 def change_stored_run(
     store: SQLStore, run_id: str, change: Callable[[RunRecord], None]
 ) -> RunRecord:
@@ -90,6 +109,7 @@ def write_owner_run(store: SQLStore, record: RunRecord) -> None:
         owner.params = {**stored.params, **owner.params}
         owner.tags = {**stored.tags, **owner.tags}
         owner.flags = flags
+        owner.distributed = merge_ranks(stored.distributed, owner.distributed)
         for name in dataclasses.fields(RunRecord):
             setattr(stored, name.name, getattr(owner, name.name))
 

@@ -35,7 +35,8 @@ RANK = textwrap.dedent(
     from modelboard.adapters.torch.demo import basic_cnn, categorical_crossentropy
     from modelboard.demo.data import load_digits_data
 
-    store, artifacts, out, steps, batch = sys.argv[1:4] + [int(a) for a in sys.argv[4:6]]
+    store, artifacts, out, solo_store = sys.argv[1:5]
+    steps, batch = int(sys.argv[5]), int(sys.argv[6])
     torch.set_num_threads(1)
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
@@ -67,6 +68,10 @@ RANK = textwrap.dedent(
         torch.from_numpy(digits.channels_first(digits.x_val)), digits.y_val, split="val"
     )
     run.finish()
+    if rank == 0:  # a run of rank 0 alone: rank 1 never calls start_run, and nobody waits
+        with mb.Tracker(solo_store, announce=False).start_run("rank0-summary") as solo:
+            solo.log(step=0, best_loss=min(losses))
+    dist.barrier()
     with open(out, "w") as f:
         json.dump(
             {
@@ -83,6 +88,10 @@ RANK = textwrap.dedent(
     dist.destroy_process_group()
     """
 )
+
+
+def _rank(writer: dict) -> int:
+    return int(writer["rank"])
 
 
 def _free_port() -> int:
@@ -105,7 +114,8 @@ def _train_ddp(store: str, artifacts: Path, folder: Path) -> list[dict]:
         }
         env.pop("MODELBOARD_RUN_ID", None)
         out = folder / f"rank{rank}.json"
-        cmd = [sys.executable, "-c", RANK, store, str(artifacts), str(out), str(STEPS), str(BATCH)]
+        cmd = [sys.executable, "-c", RANK, store, str(artifacts), str(out), str(folder / "solo")]
+        cmd += [str(STEPS), str(BATCH)]
         procs.append(
             (
                 out,
@@ -147,7 +157,9 @@ def test_ddp_on_two_ranks_makes_one_run(store: str, tmp_path: Path) -> None:
     assert record.status == "finished"
     assert record.distributed["world_size"] == 2
     assert record.distributed["backend"] == "gloo"
-    assert [r["rank"] for r in record.distributed["ranks"]] == [0, 1]
+    ranks = record.distributed["ranks"]
+    assert [r["rank"] for r in ranks] == [0, 1]  # each rank added its own facts
+    assert [r["pid"] for r in ranks] == [w["pid"] for w in sorted(record.writers, key=_rank)]
     assert sorted((w["role"], w["rank"]) for w in record.writers) == [("owner", 0), ("rank", 1)]
     assert all(w["status"] == "finished" for w in record.writers)
 
@@ -181,3 +193,28 @@ def test_ddp_on_two_ranks_makes_one_run(store: str, tmp_path: Path) -> None:
     assert list(stored.evaluations) == ["val"]
     owner = next(w for w in record.writers if w["role"] == "owner")
     assert owner["wrote"]["evaluations"] == ["val"]
+
+    # the run rank 0 made alone, in its own store: one writer, the group still described
+    with mb.Tracker(tmp_path / "solo", read_only=True) as tracker:
+        (solo,) = tracker.runs()
+        assert solo.name == "rank0-summary" and solo.status == "finished"
+        assert solo.distributed["world_size"] == 2
+        assert [r["rank"] for r in solo.distributed["ranks"]] == [0]
+        assert [w["role"] for w in solo.writers] == ["owner"]
+        values = tracker.get(solo.id).training.metrics["best_loss"].values
+        assert values == [min(rank0["losses"])]
+
+
+def test_rank_reduce_outside_a_process_group_records_values_as_given(tmp_path: Path) -> None:
+    with mb.Tracker(tmp_path / "store", announce=False) as tracker:
+        run = tracker.start_run("one process")
+        run.log(step=0, loss=0.5, rank_reduce="mean")
+        run.log(step=0, shard=0.25, rank_reduce="rank")
+        with pytest.raises(ValueError, match=r"rank_reduce must be one of .*'mean'"):
+            run.log(step=1, loss=0.4, rank_reduce="median")
+        run.finish()
+        stored = tracker.get(run.id)
+        assert stored.training.metrics["loss"].values == [0.5]
+        assert stored.training.metrics["shard"].values == [0.25]
+        assert stored.run.distributed == {}
+        assert [w["role"] for w in stored.run.writers] == ["owner"]
