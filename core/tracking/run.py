@@ -225,23 +225,18 @@ class Run:
 
     # -- logging ------------------------------------------------------------------------------
 
-    def log(
-        self,
-        step: int | None = None,
-        epoch: int | None = None,
-        rank_reduce: str | None = None,
-        **metrics: Any,
-    ) -> None:
+    def log(self, step: int | None = None, epoch: int | None = None, **metrics: Any) -> None:
         """Log metric values at a step (default: one more than the last) and optional epoch.
 
-        In a process group (DDP), ``rank_reduce`` says what happens over the ranks: ``None``
-        (default) records rank 0's values and nothing from the other ranks; ``"mean"``,
-        ``"sum"``, ``"min"``, ``"max"`` reduce each metric over the ranks (a collective call:
-        every rank logs the same names) and rank 0 records the result; ``"rank"`` records every
-        rank's own values as ``<name>_rank<N>``. Outside a group the values are recorded as
-        given. See ``modelboard.tracking.distributed``.
+        In a process group (DDP), the keyword ``rank_reduce`` (never a metric name) says what
+        happens over the ranks: ``None`` (default) records rank 0's values and nothing from the
+        other ranks; ``"mean"``, ``"sum"``, ``"min"``, ``"max"`` reduce each metric over the
+        ranks (a collective call: every rank logs the same names) and rank 0 records the
+        result; ``"rank"`` records every rank's own values as ``<name>_rank<N>``. Outside a
+        group the values are recorded as given. See ``modelboard.tracking.distributed``.
         """
         self._check_open("log metrics")
+        rank_reduce = metrics.pop("rank_reduce", None)
         if not metrics:
             raise InvalidValueError("run.log() needs at least one metric, e.g. run.log(loss=0.3)")
         if rank_reduce is not None or self._group is not None:
