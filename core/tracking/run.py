@@ -642,7 +642,7 @@ class Run:
         from modelboard.evaluation import evaluate_run
 
         self._check_open("evaluate")
-        if self.role == "rank":
+        if self.rank not in (None, 0):
             self._note_once(
                 "rank-evaluate",
                 f"modelboard: run.evaluate() on rank {self.rank} does nothing; rank 0 "

@@ -160,7 +160,12 @@ class Tracker:
         data_record = as_data_record(data) if data is not None else None  # checked before storing
         joining = settings.run_id()
         if joining is not None:
-            return self._join(joining, data_record=data_record, via="MODELBOARD_RUN_ID")
+            return self._join(
+                joining,
+                data_record=data_record,
+                group=process_group(self.plugins.hook),
+                via="MODELBOARD_RUN_ID",
+            )
 
         def start(group: ProcessGroup | None, distributed: dict[str, Any]) -> Run:
             record = self._new_record(
@@ -202,7 +207,12 @@ class Tracker:
         joining = settings.run_id()
         if joining is not None:
             return self._join(
-                joining, obj=obj, options=options, data_record=data_record, via="MODELBOARD_RUN_ID"
+                joining,
+                obj=obj,
+                options=options,
+                data_record=data_record,
+                group=process_group(self.plugins.hook),
+                via="MODELBOARD_RUN_ID",
             )
 
         def start(group: ProcessGroup | None, distributed: dict[str, Any]) -> Run:
@@ -314,6 +324,7 @@ class Tracker:
             options=options,
             group=group,
             facts=facts,
+            role="rank",
             via="the process group",
         )
 
@@ -344,6 +355,7 @@ class Tracker:
             obj=model,
             options=options,
             data_record=data_record,
+            group=process_group(self.plugins.hook),
             via="tracker.resume",
         )
 
@@ -357,13 +369,14 @@ class Tracker:
         data_record: DataRecord | None = None,
         group: ProcessGroup | None = None,
         facts: dict[str, Any] | None = None,
+        role: str = "joined",
         via: str,
     ) -> Run:
         self._check_writable()
         options = dict(options or {})
         record = self.store.get_run(run_id)
         reopening = False
-        if group is None and record.status != "running":
+        if role == "joined" and record.status != "running":
             if not reopen:
                 raise RunFinishedError(
                     f"run {record.id[:8]} ({record.name}), joined through {via}, is already "
@@ -376,7 +389,6 @@ class Tracker:
                     )
                 )
             reopening = True
-        role = "rank" if group is not None else "joined"
         entry = new_writer(role, group.rank if group is not None else None, reopened=reopening)
         if reopening:
             entry["previous"] = {
@@ -404,7 +416,7 @@ class Tracker:
             writer=entry,
             group=group,
         )
-        if role == "rank":
+        if role == "rank" or (group is not None and group.rank != 0):
             return run  # rank 0 writes the network and data, and captures the gradients
         try:
             documents = self.store.get_records(record.id)

@@ -72,6 +72,19 @@ RANK = textwrap.dedent(
         with mb.Tracker(solo_store, announce=False).start_run("rank0-summary") as solo:
             solo.log(step=0, best_loss=min(losses))
     dist.barrier()
+    # the job goes on later (as after a restart): every rank joins the finished run again
+    if rank == 0:
+        again = tracker.resume(run.id, reopen=True, model=model)
+    dist.barrier()
+    if rank != 0:
+        again = tracker.resume(run.id, model=model)  # running again: no reopen needed
+    again.log(step=steps, resumed_loss=float(rank + 1), rank_reduce="mean")
+    later_evaluation = again.evaluate(
+        torch.from_numpy(digits.channels_first(digits.x_val)), digits.y_val, split="later"
+    )
+    dist.barrier()
+    again.finish()
+    dist.barrier()
     with open(out, "w") as f:
         json.dump(
             {
@@ -82,6 +95,8 @@ RANK = textwrap.dedent(
                 "losses": losses,
                 "applied_norms": applied_norms,
                 "evaluated": evaluation is not None,
+                "evaluated_later": later_evaluation is not None,
+                "joined_role": again.role,
             },
             f,
         )
@@ -148,6 +163,8 @@ def test_ddp_on_two_ranks_makes_one_run(store: str, tmp_path: Path) -> None:
     assert rank0["run_id"] == rank1["run_id"]  # the id came through the process group
     assert (rank0["role"], rank1["role"]) == ("owner", "rank")
     assert rank0["evaluated"] and not rank1["evaluated"]
+    assert rank0["evaluated_later"] and not rank1["evaluated_later"]
+    assert rank0["joined_role"] == rank1["joined_role"] == "joined"
 
     with mb.Tracker(store, artifact_root=artifacts, read_only=True) as tracker:
         runs = tracker.runs()
@@ -159,9 +176,12 @@ def test_ddp_on_two_ranks_makes_one_run(store: str, tmp_path: Path) -> None:
     assert record.distributed["backend"] == "gloo"
     ranks = record.distributed["ranks"]
     assert [r["rank"] for r in ranks] == [0, 1]  # each rank added its own facts
-    assert [r["pid"] for r in ranks] == [w["pid"] for w in sorted(record.writers, key=_rank)]
-    assert sorted((w["role"], w["rank"]) for w in record.writers) == [("owner", 0), ("rank", 1)]
+    first = [w for w in record.writers if w["role"] != "joined"]
+    assert [r["pid"] for r in ranks] == [w["pid"] for w in sorted(first, key=_rank)]
+    roles = sorted((w["role"], w["rank"]) for w in record.writers)
+    assert roles == [("joined", 0), ("joined", 1), ("owner", 0), ("rank", 1)]
     assert all(w["status"] == "finished" for w in record.writers)
+    assert [w["reopened"] for w in record.writers if w["role"] == "joined"] == [True, False]
 
     # one network, rank 0's, unwrapped from DDP
     assert stored.network is not None
@@ -189,10 +209,16 @@ def test_ddp_on_two_ranks_makes_one_run(store: str, tmp_path: Path) -> None:
     assert metrics["rank_zero_only"].values == [1.0] * STEPS
     assert not math.isclose(rank0["losses"][0], rank1["losses"][0])  # the shards differ
 
-    # one evaluation, by rank 0
-    assert list(stored.evaluations) == ["val"]
+    # one evaluation per phase, by rank 0
+    assert sorted(stored.evaluations) == ["later", "val"]
     owner = next(w for w in record.writers if w["role"] == "owner")
     assert owner["wrote"]["evaluations"] == ["val"]
+    rejoined = {w["rank"]: w for w in record.writers if w["role"] == "joined"}
+    assert rejoined[0]["wrote"]["evaluations"] == ["later"]
+    assert rejoined[1]["wrote"] == {"metrics": [], "evaluations": [], "artifacts": []}
+    # the joined ranks still reduce over the group
+    assert metrics["resumed_loss"].values == [1.5]
+    assert metrics["resumed_loss"].steps == [STEPS]
 
     # the run rank 0 made alone, in its own store: one writer, the group still described
     with mb.Tracker(tmp_path / "solo", read_only=True) as tracker:
