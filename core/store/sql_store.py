@@ -240,10 +240,11 @@ class SQLStore:
             raise RunNotFoundError(f"run {record.id} is not in the store (was it deleted?)")
         replace_values(conn, record.id, ("param", "tag", "run"), run_record_rows(record))
 
-    def change_run(self, run_id: str, change: Callable[[RunRecord], None]) -> RunRecord:
-        """Read the stored run record, ``change`` it in place and write it back, all in one
-        transaction (SQLite's write lock, PostgreSQL's ``SELECT ... FOR UPDATE``), so writers
-        in several processes never lose each other's changes; the record as written."""
+    def change_run(self, run_id: str, change: Callable[[RunRecord | None], RunRecord]) -> RunRecord:
+        """Write ``change(stored)`` as the run's record, where ``stored`` is the record in the
+        store (``None`` when it cannot be read), all in one transaction (SQLite's write lock,
+        PostgreSQL's ``SELECT ... FOR UPDATE``): writers in several processes never lose each
+        other's changes. Returns the record written."""
 
         def work(conn: Connection) -> RunRecord:
             query = select(tables.runs.c.record).where(tables.runs.c.id == run_id)
@@ -252,8 +253,12 @@ class SQLStore:
             row = conn.execute(query).first()
             if row is None:
                 raise RunNotFoundError(f"run {run_id} is not in the store (was it deleted?)")
-            record = RunRecord.from_json(row.record)
-            change(record)
+            try:
+                stored: RunRecord | None = RunRecord.from_json(row.record)
+            except Exception as exc:  # a damaged record is replaced, not kept forever
+                _warn_unreadable(run_id, "run record", exc)
+                stored = None
+            record = change(stored)
             self._update_run_row(conn, record)
             return record
 

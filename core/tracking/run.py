@@ -384,7 +384,7 @@ class Run:
             stored.writers = merge_writers(stored.writers, [entry])
 
         try:
-            change_stored_run(self._store, self.id, apply)
+            change_stored_run(self._store, self.id, apply, fallback=self.record)
         except StoreWriteError as exc:
             if exc.refused_values:
                 raise InvalidValueError(f"{exc}; nothing of this call was kept") from exc

@@ -19,7 +19,6 @@ set by both keeps the owner's value; a flag raised by any writer stays raised).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import socket
 import time
@@ -27,6 +26,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from modelboard.errors import RunNotFoundError
 from modelboard.records import RunRecord
 
 if TYPE_CHECKING:
@@ -89,18 +89,34 @@ def merge_ranks(stored: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
 
 
 def change_stored_run(
-    store: SQLStore, run_id: str, change: Callable[[RunRecord], None]
+    store: SQLStore,
+    run_id: str,
+    change: Callable[[RunRecord], None],
+    fallback: RunRecord | None = None,
 ) -> RunRecord:
     """Read the stored run record, ``change`` it and write it back, in one transaction; the
-    record as written. Raises ``StoreWriteError`` or ``RunNotFoundError`` like any write."""
-    return store.change_run(run_id, change)
+    record as written. A stored record that cannot be read is replaced by ``change`` applied
+    to ``fallback`` (this writer's copy). Raises ``StoreWriteError`` or ``RunNotFoundError``
+    like any write."""
+
+    def apply(stored: RunRecord | None) -> RunRecord:
+        if stored is None:
+            if fallback is None:
+                raise RunNotFoundError(f"the stored record of run {run_id} cannot be read")
+            stored = RunRecord.from_json(fallback.to_json())
+        change(stored)
+        return stored
+
+    return store.change_run(run_id, apply)
 
 
 def write_owner_run(store: SQLStore, record: RunRecord) -> None:
     """Write the owner's run record whole, keeping the stored entries of the other writers."""
 
-    def merge(stored: RunRecord) -> None:
+    def merge(stored: RunRecord | None) -> RunRecord:
         owner = RunRecord.from_json(record.to_json())
+        if stored is None:  # unreadable: the owner's own record replaces it
+            return owner
         flags = {**stored.flags, **owner.flags}
         for key, value in stored.flags.items():
             if value is True:  # a health flag raised by any writer stays raised
@@ -110,7 +126,6 @@ def write_owner_run(store: SQLStore, record: RunRecord) -> None:
         owner.tags = {**stored.tags, **owner.tags}
         owner.flags = flags
         owner.distributed = merge_ranks(stored.distributed, owner.distributed)
-        for name in dataclasses.fields(RunRecord):
-            setattr(stored, name.name, getattr(owner, name.name))
+        return owner
 
     store.change_run(record.id, merge)
