@@ -235,3 +235,89 @@ def test_an_unknown_run_id_is_a_clear_error(tmp_path: Path, monkeypatch) -> None
             tracker.start_run()
         monkeypatch.delenv("MODELBOARD_RUN_ID")
         assert tracker.runs() == []
+
+
+MANY = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    import modelboard as mb
+
+    store, artifacts, index, start_at = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+    while time.time() < start_at:
+        time.sleep(0.005)
+    tracker = mb.Tracker(store, artifact_root=artifacts, announce=False)
+    run = tracker.start_run()  # MODELBOARD_RUN_ID: join
+    run.set_tags(**{f"joiner_{index}": index})
+    note = Path(sys.argv[5])
+    note.write_text(index)
+    run.log_artifact(note, name=f"joiner-{index}.txt")
+    run.finish()
+    """
+)
+
+
+def test_joiners_at_once_all_keep_their_entries(store: str, tmp_path: Path) -> None:
+    import time
+
+    artifacts = tmp_path / "artifacts"
+    with mb.Tracker(store, artifact_root=artifacts, announce=False) as tracker:
+        owner = tracker.start_run("owner")
+        start_at = time.time() + 2.0
+        procs = [
+            _python(
+                MANY,
+                store,
+                str(artifacts),
+                str(i),
+                str(start_at),
+                str(tmp_path / f"note{i}.txt"),
+                env={"MODELBOARD_RUN_ID": owner.id},
+            )
+            for i in range(4)
+        ]
+        for proc in procs:
+            _, err = proc.communicate(timeout=120)
+            assert proc.returncode == 0, err
+        owner.set_tags(owner_tag="set after the joiners")
+        owner.finish()
+        record = tracker.get(owner.id).run
+        artifacts_stored = sorted(a.path for a in tracker.get(owner.id).artifacts)
+    joined = [w for w in record.writers if w["role"] == "joined"]
+    assert sorted(w["pid"] for w in joined) == sorted(p.pid for p in procs)
+    assert sorted(a for w in joined for a in w["wrote"]["artifacts"]) == artifacts_stored
+    assert artifacts_stored == [f"joiner-{i}.txt" for i in range(4)]
+    assert record.tags == {
+        **{f"joiner_{i}": str(i) for i in range(4)},
+        "owner_tag": "set after the joiners",
+    }
+    assert record.status == "finished"
+
+
+def test_a_joiner_killed_by_sigterm_ends_only_its_entry(tmp_path: Path) -> None:
+    import signal
+
+    store = str(tmp_path / "store")
+    with mb.Tracker(store, announce=False) as tracker:
+        owner = tracker.start_run("owner")
+        joiner = _python(
+            "import sys, time, modelboard as mb\n"
+            "run = mb.Tracker(sys.argv[1], announce=False).start_run()\n"
+            "run.log(step=0, seen=1.0)\n"
+            "print('joined', flush=True)\n"
+            "time.sleep(120)\n",
+            store,
+            env={"MODELBOARD_RUN_ID": owner.id},
+        )
+        assert joiner.stdout is not None
+        assert joiner.stdout.readline().strip() == "joined"
+        joiner.send_signal(signal.SIGTERM)
+        joiner.communicate(timeout=60)
+        assert joiner.returncode == -signal.SIGTERM
+        middle = tracker.get(owner.id)
+        assert middle.run.status == "running"
+        (entry,) = [w for w in middle.run.writers if w["role"] == "joined"]
+        assert entry["status"] == "killed"
+        assert middle.training.metrics["seen"].values == [1.0]  # flushed before it ended
+        owner.finish()
+        assert tracker.get(owner.id).run.status == "finished"
