@@ -21,6 +21,7 @@ __all__ = [
     "store_uri",
     "artifact_root",
     "heartbeat_timeout",
+    "run_id",
     "plugin_autoload_disabled",
     "blocked_plugins",
 ]
@@ -55,6 +56,12 @@ SETTINGS: tuple[Setting, ...] = (
         "seconds",
         "30",
         "A running run whose heartbeat is older than this reads as crashed.",
+    ),
+    Setting(
+        "MODELBOARD_RUN_ID",
+        "text",
+        None,
+        "The id of an existing run that track() and start_run() join instead of making a run.",
     ),
     Setting(
         "MODELBOARD_SILENT",
@@ -165,6 +172,12 @@ def heartbeat_timeout() -> float:
     value = seconds("MODELBOARD_HEARTBEAT_TIMEOUT")
     assert value is not None  # it has a default
     return value
+
+
+def run_id() -> str | None:
+    """``MODELBOARD_RUN_ID``, stripped (``None`` when unset or blank)."""
+    value = (get("MODELBOARD_RUN_ID") or "").strip()
+    return value or None
 
 
 def silent() -> bool:

@@ -12,6 +12,7 @@ from modelboard.adapters.torch.detect import is_torch_module, loaded_torch
 from modelboard.plugins import FrameworkInfo, hookimpl
 
 if TYPE_CHECKING:
+    from modelboard.adapters.torch.distributed import TorchProcessGroup
     from modelboard.adapters.torch.training import TorchTrainingHandle
     from modelboard.plugins.options import TrackOption
     from modelboard.records import (
@@ -32,6 +33,7 @@ __all__ = [
     "modelboard_describe_split",
     "modelboard_describe_augmentations",
     "modelboard_environment",
+    "modelboard_distributed_context",
     "modelboard_reproduce",
 ]
 
@@ -128,6 +130,14 @@ def modelboard_environment() -> dict[str, Any] | None:
     from modelboard.adapters.torch.environment import describe_environment
 
     return describe_environment()
+
+
+@hookimpl
+def modelboard_distributed_context() -> TorchProcessGroup | None:
+    """``torch.distributed``'s default group, once initialised (see ``distributed``)."""
+    from modelboard.adapters.torch.distributed import torch_process_group
+
+    return torch_process_group()
 
 
 @hookimpl

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         ParameterGradientStats,
         SplitRecord,
     )
+    from modelboard.tracking.distributed import ProcessGroup
     from modelboard.tracking.run import Run
 
 
@@ -110,6 +111,18 @@ def modelboard_describe_augmentations(obj: Any) -> list[AugmentationRecord] | No
 
     Called by ``mb.Data(augmentations=obj)``. Return one record per step with all of its
     parameters, or ``None`` for an object this adapter does not know. firstresult.
+    """
+
+
+@hookspec(firstresult=True)
+def modelboard_distributed_context() -> ProcessGroup | None:
+    """Report the framework's process group when one is initialised in this process.
+
+    Called by ``Tracker.track`` and ``Tracker.start_run`` before a run is made: with a group,
+    every rank's call makes one run (rank 0 creates it and sends its id to the others through
+    the group). Return a ``modelboard.tracking.distributed.ProcessGroup`` (backend, world size,
+    rank and the collective calls), or ``None`` when this framework has no initialised group
+    (or is not imported: never import a framework here). firstresult.
     """
 
 

@@ -16,7 +16,12 @@ went stale (the process died without ending it)."""
 
 @dataclass(eq=False)
 class RunRecord(Record):
-    """One run. Times are Unix seconds (UTC). ``status`` is one of ``RUN_STATUSES``."""
+    """One run. Times are Unix seconds (UTC). ``status`` is one of ``RUN_STATUSES``.
+
+    ``distributed``: the process group the run was trained in (``backend``, ``world_size``,
+    ``ranks``), empty outside one. ``writers``: every process that wrote to the run (the owner,
+    the other ranks, processes that joined it), see ``modelboard.tracking.writers``.
+    """
 
     SCHEMA_VERSION: ClassVar[int] = 1
 
@@ -36,6 +41,8 @@ class RunRecord(Record):
     environment: dict[str, Any] = field(default_factory=dict)
     error: dict[str, Any] | None = None
     flags: dict[str, Any] = field(default_factory=dict)
+    distributed: dict[str, Any] = field(default_factory=dict)
+    writers: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(eq=False)

@@ -240,6 +240,30 @@ class SQLStore:
             raise RunNotFoundError(f"run {record.id} is not in the store (was it deleted?)")
         replace_values(conn, record.id, ("param", "tag", "run"), run_record_rows(record))
 
+    def change_run(self, run_id: str, change: Callable[[RunRecord | None], RunRecord]) -> RunRecord:
+        """Write ``change(stored)`` as the run's record, where ``stored`` is the record in the
+        store (``None`` when it cannot be read), all in one transaction (SQLite's write lock,
+        PostgreSQL's ``SELECT ... FOR UPDATE``): writers in several processes never lose each
+        other's changes. Returns the record written."""
+
+        def work(conn: Connection) -> RunRecord:
+            query = select(tables.runs.c.record).where(tables.runs.c.id == run_id)
+            if conn.dialect.name == "postgresql":
+                query = query.with_for_update()
+            row = conn.execute(query).first()
+            if row is None:
+                raise RunNotFoundError(f"run {run_id} is not in the store (was it deleted?)")
+            try:
+                stored: RunRecord | None = RunRecord.from_json(row.record)
+            except Exception as exc:  # a damaged record is replaced, not kept forever
+                _warn_unreadable(run_id, "run record", exc)
+                stored = None
+            record = change(stored)
+            self._update_run_row(conn, record)
+            return record
+
+        return self._write(work)
+
     def _effective(self, record: RunRecord, now: float) -> RunRecord:
         stale = record.heartbeat is not None and now - record.heartbeat > self.heartbeat_timeout
         if record.status == "running" and stale:

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["register", "unregister"]
 
-_open_runs: dict[str, Run] = {}  # strong: a run dropped unfinished is still finished at exit
+# keyed by id(run), not the run id: a process may hold a run twice (its owner and a joiner)
+_open_runs: dict[int, Run] = {}  # strong: a run dropped unfinished is still finished at exit
 _lock = threading.Lock()
 _installed = False
 _uncaught: BaseException | None = None
@@ -105,10 +106,10 @@ def register(run: Run) -> None:
             _open_runs.clear()
             _owner_pid = os.getpid()
         _install()
-        _open_runs[run.id] = run
+        _open_runs[id(run)] = run
 
 
 def unregister(run: Run) -> None:
     """Stop watching ``run`` (it has finished)."""
     with _lock:
-        _open_runs.pop(run.id, None)
+        _open_runs.pop(id(run), None)

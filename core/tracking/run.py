@@ -35,7 +35,13 @@ from modelboard.store.artifact_paths import confined_artifact_path
 from modelboard.store.journal import replay_journals
 from modelboard.tracking import lifecycle
 from modelboard.tracking.checks import check_integer, check_name, check_values, integer_bits
+from modelboard.tracking.distributed import (
+    check_rank_reduce,
+    rank_metric_name,
+    reduce_over_ranks,
+)
 from modelboard.tracking.writer import RunWriter
+from modelboard.tracking.writers import change_stored_run, merge_writers, new_writer
 
 if TYPE_CHECKING:
     import pluggy
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
     from modelboard.data import Data
     from modelboard.plugins.types import TrainingHandle
     from modelboard.store import SQLStore
+    from modelboard.tracking.distributed import ProcessGroup
 
 __all__ = ["Run", "as_data_record"]
 
@@ -112,6 +119,12 @@ class Run:
 
     Use it as a context manager to finish it as ``finished``, or ``failed`` with the error when
     the block raises.
+
+    ``role`` is this process's part in the run (docs/distributed.md): ``owner`` made it and
+    writes its record, network and status; ``rank`` is another rank of the owner's process
+    group; ``joined`` joined it later (``MODELBOARD_RUN_ID``, ``tracker.resume``). A ``rank`` or
+    ``joined`` writer changes only its own entry of ``record.writers`` (and merges the params,
+    tags and flags it sets); its ``finish`` never ends the run, unless it reopened the run.
     """
 
     def __init__(
@@ -121,8 +134,21 @@ class Run:
         plugin_manager: pluggy.PluginManager,
         model: Any = None,
         options: dict[str, Any] | None = None,
+        *,
+        role: str = "owner",
+        writer: dict[str, Any] | None = None,
+        group: ProcessGroup | None = None,
     ) -> None:
         self.record = record
+        if writer is None:
+            writer = new_writer(role)
+            if role == "owner":
+                record.writers.append(writer)
+        self.role = role
+        self._entry = writer  # this process's entry of record.writers
+        self._group = group
+        self._owns_network = role == "owner"  # joiners write a network only where none was
+        self._noted: set[str] = set()
         self._store = store
         self._plugins = plugin_manager
         self.model = model
@@ -163,6 +189,16 @@ class Run:
         return self.record.status
 
     @property
+    def writer_id(self) -> str:
+        """The id of this process's entry in the run record's ``writers``."""
+        return str(self._entry["id"])
+
+    @property
+    def rank(self) -> int | None:
+        """This process's rank in the run's process group, ``None`` outside one."""
+        return None if self._group is None else self._group.rank
+
+    @property
     def last_epoch(self) -> int | None:
         """The highest epoch logged so far, or ``None`` before any epoch was logged."""
         return self._last_epoch
@@ -190,10 +226,23 @@ class Run:
     # -- logging ------------------------------------------------------------------------------
 
     def log(self, step: int | None = None, epoch: int | None = None, **metrics: Any) -> None:
-        """Log metric values at a step (default: one more than the last) and optional epoch."""
+        """Log metric values at a step (default: one more than the last) and optional epoch.
+
+        In a process group (DDP), the keyword ``rank_reduce`` (never a metric name) says what
+        happens over the ranks: ``None`` (default) records rank 0's values and nothing from the
+        other ranks; ``"mean"``, ``"sum"``, ``"min"``, ``"max"`` reduce each metric over the
+        ranks (a collective call: every rank logs the same names) and rank 0 records the
+        result; ``"rank"`` records every rank's own values as ``<name>_rank<N>``. Outside a
+        group the values are recorded as given. See ``modelboard.tracking.distributed``.
+        """
         self._check_open("log metrics")
+        rank_reduce = metrics.pop("rank_reduce", None)
         if not metrics:
             raise InvalidValueError("run.log() needs at least one metric, e.g. run.log(loss=0.3)")
+        if rank_reduce is not None or self._group is not None:
+            metrics = self._over_ranks(metrics, check_rank_reduce(rank_reduce))
+            if not metrics:
+                return
         known = self._metric_names
         for key in metrics:
             if key not in known:
@@ -214,6 +263,41 @@ class Run:
                 if self._last_epoch is None or ep > self._last_epoch:
                     self._last_epoch = ep
         self._writer.add_points([(k, step, ep, v, now) for k, v in values])
+
+    def _over_ranks(self, metrics: dict[str, Any], mode: str | None) -> dict[str, Any]:
+        """What this rank records of ``metrics`` under ``rank_reduce=mode`` (see ``log``)."""
+        group = self._group
+        if group is None:
+            return metrics
+        if mode is None:
+            if group.rank != 0:
+                self._note_once(
+                    "rank-log",
+                    f"modelboard: rank {group.rank} does not record run.log() values without "
+                    "rank_reduce= (rank 0's are the run's); pass rank_reduce='mean' (or 'sum', "
+                    "'min', 'max', 'rank') to combine or keep every rank's",
+                )
+                return {}
+            return metrics
+        if mode == "rank":
+            return {rank_metric_name(k, group.rank): v for k, v in metrics.items()}
+        values: list[tuple[str, float | None]] = []
+        error: TypeError | None = None
+        for key, value in metrics.items():
+            try:
+                values.append((key, _metric_value(key, value)))
+            except TypeError as exc:  # the other ranks are in the collective call: join it
+                values.append((key, None))
+                error = error or exc
+        reduced = reduce_over_ranks(group, values, mode)
+        if error is not None:
+            raise error
+        return dict(reduced) if group.rank == 0 else {}
+
+    def _note_once(self, key: str, message: str) -> None:
+        if key not in self._noted:
+            self._noted.add(key)
+            log.info(message)
 
     def log_point(self, name: str, step: int, value: Any, epoch: int | None = None) -> None:
         """Log one value of metric ``name`` at its own ``step``, leaving the default step of
@@ -256,18 +340,24 @@ class Run:
         """Record hyperparameters (merged into earlier ones); written before this returns."""
         self._check_open("log params")
         check_values("parameter", hparams)
-        self._update_run_values(self.record.params, hparams)
+        self._update_run_values("params", hparams)
 
     def set_tags(self, **tags: Any) -> None:
         """Set tags (stored as text); written before this returns."""
         self._check_open("set tags")
         texts = {k: str(v) for k, v in tags.items()}
         check_values("tag", texts)
-        self._update_run_values(self.record.tags, texts)
+        self._update_run_values("tags", texts)
 
-    def _update_run_values(self, target: dict[str, Any], new: dict[str, Any]) -> None:
+    def _update_run_values(self, field: str, new: dict[str, Any]) -> None:
         """Merge ``new`` into the run record's params or tags and write it now. If the store
         refuses the values themselves, the record is restored: nothing refused stays queued."""
+        target: dict[str, Any] = getattr(self.record, field)
+        if self.role != "owner":
+            self._merge_into_stored(lambda stored: getattr(stored, field).update(new))
+            with self._lock:
+                target.update(new)
+            return
         with self._lock:
             before = dict(target)
             target.update(new)
@@ -282,6 +372,38 @@ class Run:
                     self._writer.put_run(self.record)
                 raise InvalidValueError(f"{exc}; nothing of this call was kept") from exc
             raise
+
+    def _merge_into_stored(self, change: Any = None) -> None:
+        """For a ``rank`` or ``joined`` writer: apply ``change`` to the stored run record and
+        put this writer's entry in it, in one transaction (the owner's writes are kept)."""
+        entry = dict(self._entry)
+
+        def apply(stored: RunRecord) -> None:
+            if change is not None:
+                change(stored)
+            stored.writers = merge_writers(stored.writers, [entry])
+
+        try:
+            change_stored_run(self._store, self.id, apply, fallback=self.record)
+        except StoreWriteError as exc:
+            if exc.refused_values:
+                raise InvalidValueError(f"{exc}; nothing of this call was kept") from exc
+            raise
+
+    def _note_written(self, kind: str, name: str) -> None:
+        """List ``name`` under ``wrote[kind]`` of this writer's entry (who wrote what)."""
+        with self._lock:
+            names = self._entry["wrote"].setdefault(kind, [])
+            if name in names:
+                return
+            names.append(name)
+            if self.role == "owner":
+                self._writer.put_run(self.record)
+                return
+        try:
+            self._merge_into_stored()
+        except ModelboardError as exc:  # the value itself is stored; only the note is missing
+            log.warning("modelboard: run %s: %s %s not noted: %s", self.id[:8], kind, name, exc)
 
     def log_artifact(
         self, path: str | Path, name: str | None = None, kind: str = "file"
@@ -305,6 +427,7 @@ class Run:
             size = target.stat().st_size
         record = ArtifactRecord(path=target_name, kind=kind, size=size, created=time.time())
         self._store.add_artifact(self.id, record)
+        self._note_written("artifacts", record.path)
         return record
 
     # Record documents change during training (adapters call these from inside fit() or an
@@ -319,10 +442,14 @@ class Run:
             self._writer.put_record("data", self.data)
 
     def set_network(self, network: NetworkRecord) -> None:
-        """Store the network record (adapters call this; also when the model changes)."""
+        """Store the network record (adapters call this; also when the model changes).
+
+        Only the writer that owns the run's network stores it (the owner, or a joiner of a run
+        that had none); on the other writers the record is kept in memory only."""
         with self._lock:
             self.network = network
-            self._writer.put_record("network", network)
+            if self._owns_network:
+                self._writer.put_record("network", network)
 
     def update_network(self, **fields: Any) -> None:
         """Change fields of the network record (epochs run, optimizer after compile...)."""
@@ -333,13 +460,17 @@ class Run:
                 if not hasattr(self.network, key):
                     raise AttributeError(f"NetworkRecord has no field {key!r}")
                 setattr(self.network, key, value)
-            self._writer.put_record("network", self.network)
+            if self._owns_network:
+                self._writer.put_record("network", self.network)
 
     def log_gradients(self, record: GradientRecord) -> None:
         """Queue a gradient capture and fold its health flags into the run's flags."""
         self._check_open("log gradients")
         self._writer.add_gradients(record)
         changed = False
+        if self.role != "owner":
+            self._merge_flags(record.flags)
+            return
         with self._lock:
             for flag, value in record.flags.items():
                 key = f"gradients_{flag}"
@@ -351,6 +482,25 @@ class Run:
                     changed = True
             if changed:
                 self._writer.put_run(self.record)
+
+    def _merge_flags(self, flags: dict[str, Any]) -> None:
+        """A non-owner's gradient flags, merged into the stored run record (only when new)."""
+        new = {
+            f"gradients_{flag}": bool(value)
+            for flag, value in flags.items()
+            if bool(value) and not self.record.flags.get(f"gradients_{flag}")
+        }
+        if not new:
+            return
+        self.record.flags.update(new)
+
+        def change(stored: RunRecord) -> None:
+            stored.flags.update(new)
+
+        try:
+            self._merge_into_stored(change)
+        except ModelboardError as exc:  # training goes on; the captures themselves are queued
+            log.warning("modelboard: run %s: gradient flags not stored: %s", self.id[:8], exc)
 
     def flush(self) -> None:
         """Write every queued point now (the writer also does so four times a second).
@@ -483,17 +633,29 @@ class Run:
         probabilities = outputs_to_probabilities(joined, mode)
         return probabilities, (np.concatenate(labels) if with_labels else None)
 
-    def evaluate(self, x: Any = None, y: Any = None, **kwargs: Any) -> EvaluationRecord:
-        """Evaluate on a split and store the record and its plots; see ``modelboard.evaluation``."""
+    def evaluate(self, x: Any = None, y: Any = None, **kwargs: Any) -> EvaluationRecord | None:
+        """Evaluate on a split and store the record and its plots; see ``modelboard.evaluation``.
+
+        On a rank other than 0 of a process group this does nothing and returns ``None``
+        (evaluation is rank 0's, as in ``if rank == 0: run.evaluate(...)``); a note says so once.
+        """
         from modelboard.evaluation import evaluate_run
 
         self._check_open("evaluate")
+        if self.rank not in (None, 0):
+            self._note_once(
+                "rank-evaluate",
+                f"modelboard: run.evaluate() on rank {self.rank} does nothing; rank 0 "
+                "evaluates the run",
+            )
+            return None
         return evaluate_run(self, x, y, **kwargs)
 
     def store_evaluation(self, record: EvaluationRecord) -> None:
         """Store an evaluation record (``evaluate`` calls this)."""
         self._check_open("store an evaluation")
         self._store.put_evaluation(self.id, record)
+        self._note_written("evaluations", record.split)
 
     def training(self) -> TrainingRecord:
         """Every metric logged so far (queued points are written first)."""
@@ -521,11 +683,12 @@ class Run:
                     self.detach()
                 except Exception as exc:  # an adapter's bug must not keep the run open
                     log.warning("modelboard: detaching run %s failed: %r", self.id[:8], exc)
-                if self.network is not None and not self.network.epochs_run and self._epochs_seen:
+                network = self.network if self._owns_network else None
+                if network is not None and not network.epochs_run and self._epochs_seen:
                     # the user's own loop logged epochs: count them for the network record
                     self.update_network(epochs_run=len(self._epochs_seen))
-                if self.network is not None:
-                    self._explain_missing_training_facts(self.network)
+                if network is not None:
+                    self._explain_missing_training_facts(network)
                 self.record.status = status
                 self.record.ended = time.time()
                 self.record.heartbeat = self.record.ended
@@ -537,7 +700,14 @@ class Run:
                             traceback.format_exception(type(error), error, error.__traceback__)
                         )[-8000:],
                     }
-                self._writer.put_run(self.record)
+                self._entry.update(
+                    ended=self.record.ended,
+                    status=status,
+                    error=None if error is None else {"type": type(error).__name__},
+                )
+                self._entry["wrote"]["metrics"] = sorted(self._metric_names)
+                if self.role == "owner":
+                    self._writer.put_run(self.record)
             try:
                 self._writer.close()
             except RunNotFoundError as exc:  # deleted while running: no later try can help
@@ -549,8 +719,27 @@ class Run:
                 ) from exc
             except Exception as exc:
                 self._spill_after_failed_finish(exc)
+            if self.role != "owner":
+                try:
+                    self._end_as_writer()
+                except ModelboardError as exc:  # what it wrote is stored; only its entry is not
+                    log.warning("modelboard: run %s: writer entry not ended: %s", self.id[:8], exc)
             self._written = True
             lifecycle.unregister(self)
+
+    def _end_as_writer(self) -> None:
+        """A non-owner's end: its entry says it ended. Only a writer that reopened the run sets
+        the run's status (a joiner never ends a run its owner still writes)."""
+        record = self.record
+
+        def change(stored: RunRecord) -> None:
+            if self._entry.get("reopened"):
+                stored.status = record.status
+                stored.ended = record.ended
+                stored.heartbeat = record.ended
+                stored.error = record.error
+
+        self._merge_into_stored(change)
 
     def _spill_after_failed_finish(self, exc: Exception) -> None:
         """Move what the store refused at ``finish`` to the journal, and say so; raises.

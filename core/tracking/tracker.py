@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 import uuid
 import weakref
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
-from modelboard.errors import ModelboardError, UnsupportedModelError
+from modelboard import settings
+from modelboard.errors import ModelboardError, RunFinishedError, UnsupportedModelError
 from modelboard.records import DataRecord, EvaluationRecord, NetworkRecord, RunRecord
 from modelboard.store import SQLStore, resolve_location
+from modelboard.tracking.distributed import next_run_key, process_group, rank_facts
 from modelboard.tracking.environment import capture_environment
 from modelboard.tracking.run import Run, as_data_record
 from modelboard.tracking.start_line import announce_start
 from modelboard.tracking.stored_run import StoredRun
+from modelboard.tracking.writers import change_stored_run, merge_ranks, merge_writers, new_writer
+
+if TYPE_CHECKING:
+    from modelboard.tracking.distributed import ProcessGroup
 
 __all__ = ["Tracker", "HEARTBEAT_TIMEOUT_ENV"]
 
@@ -92,6 +99,13 @@ class Tracker:
 
     # -- starting runs ------------------------------------------------------------------------
 
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ModelboardError(
+                f"this tracker opened {self.location.describe()} read-only; open it with "
+                "mb.Tracker(...) (read_only=False) to start runs"
+            )
+
     def _new_record(
         self,
         name: str | None,
@@ -102,12 +116,9 @@ class Tracker:
         parent: Run | str | None,
         framework: str | None,
         framework_version: str | None,
+        distributed: dict[str, Any] | None = None,
     ) -> RunRecord:
-        if self.read_only:
-            raise ModelboardError(
-                f"this tracker opened {self.location.describe()} read-only; open it with "
-                "mb.Tracker(...) (read_only=False) to start runs"
-            )
+        self._check_writable()
         run_id = uuid.uuid4().hex
         now = time.time()
         parent_id = parent.id if isinstance(parent, Run) else parent
@@ -125,6 +136,8 @@ class Tracker:
             params=dict(hparams or {}),
             notes=notes,
             environment=capture_environment(self.plugins.hook),
+            distributed=dict(distributed or {}),
+            writers=[new_writer("owner", 0 if distributed else None)],
         )
 
     def start_run(
@@ -139,17 +152,35 @@ class Tracker:
         parent: Run | str | None = None,
         framework: str | None = None,
     ) -> Run:
-        """Start a run with no model: log metrics, or evaluate predictions made elsewhere."""
+        """Start a run with no model: log metrics, or evaluate predictions made elsewhere.
+
+        With ``MODELBOARD_RUN_ID`` set, this joins that run instead (see :meth:`resume`); in
+        an initialised process group every rank's call makes one run (docs/distributed.md).
+        """
         data_record = as_data_record(data) if data is not None else None  # checked before storing
-        record = self._new_record(name, project, hparams, tags, notes, parent, framework, None)
-        self.store.create_run(record)
-        run = Run(record, self.store, self.plugins)
-        if data_record is not None:
-            run.set_data(data_record)
+        joining = settings.run_id()
+        if joining is not None:
+            return self._join(
+                joining,
+                data_record=data_record,
+                group=process_group(self.plugins.hook),
+                via="MODELBOARD_RUN_ID",
+            )
+
+        def start(group: ProcessGroup | None, distributed: dict[str, Any]) -> Run:
+            record = self._new_record(
+                name, project, hparams, tags, notes, parent, framework, None, distributed
+            )
+            self.store.create_run(record)
+            run = Run(record, self.store, self.plugins, writer=record.writers[0], group=group)
+            if data_record is not None:
+                run.set_data(data_record)
             run.flush()
-        if self.announce:
-            announce_start(record, self.location)
-        return run
+            if self.announce:
+                announce_start(record, self.location)
+            return run
+
+        return self._start(start, None, {}, "start_run", name)
 
     def track(
         self,
@@ -172,6 +203,65 @@ class Tracker:
         """
         hook = self.plugins.hook
         data_record = as_data_record(data) if data is not None else None  # checked before storing
+        info = self._framework_of(obj, options)
+        joining = settings.run_id()
+        if joining is not None:
+            return self._join(
+                joining,
+                obj=obj,
+                options=options,
+                data_record=data_record,
+                group=process_group(self.plugins.hook),
+                via="MODELBOARD_RUN_ID",
+            )
+
+        def start(group: ProcessGroup | None, distributed: dict[str, Any]) -> Run:
+            network: NetworkRecord | None = hook.modelboard_describe_network(
+                obj=obj, options=options
+            )
+            if network is not None and data_record is not None:
+                _fill_from_data(network, data_record)
+            run_name = name or (network.architecture if network is not None else None)
+            record = self._new_record(
+                run_name,
+                project,
+                hparams,
+                tags,
+                notes,
+                parent,
+                info.name,
+                info.version,
+                distributed,
+            )
+            self.store.create_run(record)
+            run = Run(
+                record,
+                self.store,
+                self.plugins,
+                model=obj,
+                options=options,
+                writer=record.writers[0],
+                group=group,
+            )
+            try:
+                if data_record is not None:
+                    run.set_data(data_record)
+                if network is not None:
+                    run.set_network(network)
+                run.flush()  # a store that refuses writes fails here, before training starts
+                self._attach(run, obj, options)
+            except BaseException as exc:
+                run.finish("failed", error=exc)
+                raise
+            if self.announce:
+                announce_start(record, self.location)
+            return run
+
+        return self._start(start, obj, options, f"track:{info.name}", name)
+
+    def _framework_of(self, obj: Any, options: dict[str, Any]) -> Any:
+        """The adapter's ``FrameworkInfo`` for ``obj``, its options checked."""
+        hook = self.plugins.hook
         info = hook.modelboard_detect_framework(obj=obj)
         if info is None:
             from modelboard.plugins import adapter_names
@@ -182,33 +272,170 @@ class Tracker:
             from modelboard.plugins.options import check_track_options
 
             check_track_options(info.name, declared, options)
-        network: NetworkRecord | None = hook.modelboard_describe_network(obj=obj, options=options)
-        if network is not None and data_record is not None:
-            _fill_from_data(network, data_record)
-        run_name = name or (network.architecture if network is not None else None)
-        record = self._new_record(
-            run_name, project, hparams, tags, notes, parent, info.name, info.version
+        return info
+
+    def _attach(self, run: Run, obj: Any, options: dict[str, Any]) -> None:
+        """Hook ``obj``'s training for ``run``, detaching the run that tracked it before."""
+        with self._lock:
+            previous = self._tracked.get(id(obj))
+            if previous is not None and previous.model is obj:
+                previous.detach()
+        run.attach(self.plugins.hook.modelboard_attach_training(obj=obj, run=run, options=options))
+        with self._lock:
+            self._tracked[id(obj)] = run
+
+    # -- process groups and joining -----------------------------------------------------------
+
+    def _start(
+        self,
+        start: Callable[[ProcessGroup | None, dict[str, Any]], Run],
+        obj: Any,
+        options: dict[str, Any],
+        call: str,
+        name: str | None,
+    ) -> Run:
+        """``start`` a run here, or, in a process group, once for all ranks: rank 0 starts it
+        and publishes its id through the group (it never waits on the others, so a run made
+        under ``if rank == 0:`` works too); the other ranks fetch the id and join the run as
+        ``rank`` writers."""
+        group = process_group(self.plugins.hook)
+        if group is None:
+            return start(None, {})
+        key = next_run_key(call, name)
+        facts = {"rank": group.rank, **rank_facts()}
+        if group.rank == 0:
+            distributed = {"backend": group.backend, "world_size": group.world_size}
+            try:
+                run = start(group, {**distributed, "ranks": [facts]})
+            except BaseException as exc:  # the other ranks wait for an answer: give one
+                group.publish(key, json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+                raise
+            group.publish(key, json.dumps({"run_id": run.id}))
+            return run
+        answer = json.loads(group.fetch(key))
+        if "run_id" not in answer:
+            raise ModelboardError(
+                f"rank 0 could not start the run ({answer.get('error')}); rank {group.rank} "
+                "has none either"
+            )
+        return self._join(
+            str(answer["run_id"]),
+            obj=obj,
+            options=options,
+            group=group,
+            facts=facts,
+            role="rank",
+            via="the process group",
         )
-        self.store.create_run(record)
-        run = Run(record, self.store, self.plugins, model=obj, options=options)
+
+    def resume(
+        self,
+        run_id: str,
+        *,
+        reopen: bool = False,
+        model: Any = None,
+        data: Any = None,
+        **options: Any,
+    ) -> Run:
+        """Join an existing run from this process: add metrics, evaluations and artifacts.
+
+        The run keeps its owner: this writer is listed in ``record.writers`` with the role
+        ``joined``, and its ``finish`` ends only its own entry, never the run. A run that is no
+        longer running (finished, failed, killed, crashed) is joined only with ``reopen=True``:
+        it then reads as running again, and this writer's ``finish`` sets its status. ``model``
+        (and its adapter ``options``) makes ``run.predict``/``run.evaluate(x, y)`` work; its
+        network is stored only when the run has none. See docs/distributed.md.
+        """
+        data_record = as_data_record(data) if data is not None else None
+        if model is not None:
+            self._framework_of(model, options)
+        return self._join(
+            run_id,
+            reopen=reopen,
+            obj=model,
+            options=options,
+            data_record=data_record,
+            group=process_group(self.plugins.hook),
+            via="tracker.resume",
+        )
+
+    def _join(
+        self,
+        run_id: str,
+        *,
+        reopen: bool = False,
+        obj: Any = None,
+        options: dict[str, Any] | None = None,
+        data_record: DataRecord | None = None,
+        group: ProcessGroup | None = None,
+        facts: dict[str, Any] | None = None,
+        role: str = "joined",
+        via: str,
+    ) -> Run:
+        self._check_writable()
+        options = dict(options or {})
+        record = self.store.get_run(run_id)
+        reopening = False
+        if role == "joined" and record.status != "running":
+            if not reopen:
+                raise RunFinishedError(
+                    f"run {record.id[:8]} ({record.name}), joined through {via}, is already "
+                    f"{record.status}; a run that ended is reopened only on purpose: "
+                    f"tracker.resume({record.id[:8]!r}, reopen=True)"
+                    + (
+                        ", or unset MODELBOARD_RUN_ID to start a new run"
+                        if via == "MODELBOARD_RUN_ID"
+                        else ""
+                    )
+                )
+            reopening = True
+        entry = new_writer(role, group.rank if group is not None else None, reopened=reopening)
+        if reopening:
+            entry["previous"] = {
+                "status": record.status,
+                "ended": record.ended,
+                "error": None if record.error is None else record.error.get("type"),
+            }
+        now = time.time()
+
+        def register(stored: RunRecord) -> None:
+            if reopening:
+                stored.status, stored.ended, stored.heartbeat = "running", None, now
+            stored.writers = merge_writers(stored.writers, [entry])
+            if facts is not None:
+                stored.distributed = merge_ranks(stored.distributed, {"ranks": [facts]})
+
+        record = change_stored_run(self.store, record.id, register)
+        run = Run(
+            record,
+            self.store,
+            self.plugins,
+            model=obj,
+            options=options,
+            role=role,
+            writer=entry,
+            group=group,
+        )
+        if role == "rank" or (group is not None and group.rank != 0):
+            return run  # rank 0 writes the network and data, and captures the gradients
         try:
-            if data_record is not None:
+            documents = self.store.get_records(record.id)
+            stored_data = documents.get("data")
+            if isinstance(stored_data, DataRecord):
+                run.data = stored_data
+            elif data_record is not None:
                 run.set_data(data_record)
-            if network is not None:
-                run.set_network(network)
-            run.flush()  # a store that refuses writes fails here, before training starts
-            with self._lock:
-                previous = self._tracked.get(id(obj))
-                if previous is not None and previous.model is obj:
-                    previous.detach()
-            run.attach(hook.modelboard_attach_training(obj=obj, run=run, options=options))
-            with self._lock:
-                self._tracked[id(obj)] = run
+            if obj is not None and "network" not in documents:
+                network = self.plugins.hook.modelboard_describe_network(obj=obj, options=options)
+                if network is not None:
+                    run._owns_network = True  # the run had none: this writer's model is it
+                    run.set_network(network)
+            run.flush()
+            if obj is not None and run._owns_network:
+                self._attach(run, obj, options)
         except BaseException as exc:
             run.finish("failed", error=exc)
             raise
-        if self.announce:
-            announce_start(record, self.location)
         return run
 
     # -- reading runs -------------------------------------------------------------------------

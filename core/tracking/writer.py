@@ -12,6 +12,9 @@ SIGKILL loses at most the buffered points plus the transaction in flight (under 
 any logging rate. While the store fails, the call never waits; what piles up goes to the
 run's journal (``modelboard.store.journal``) and is replayed once the store takes writes.
 
+The run record is written whole only by the run's owner, keeping the stored entries of the
+other writers (``modelboard.tracking.writers``); the other writers change only their own entry.
+
 A batch the store refuses for its values (not for being full or unreachable) is split in
 halves until the refused rows are found; those are dropped, counted in the run's ``dropped``
 record with the reason, and logged once as a warning. Later batches are never blocked.
@@ -30,6 +33,7 @@ from modelboard.errors import RunNotFoundError, StoreWriteError
 from modelboard.records import GradientRecord, Record, RunRecord
 from modelboard.store import MetricPoint, SQLStore
 from modelboard.store.journal import append_journal, journal_path, replay_journal
+from modelboard.tracking.writers import write_owner_run
 
 __all__ = ["RunWriter", "FLUSH_INTERVAL_S", "HEARTBEAT_INTERVAL_S", "MAX_LAG_S"]
 
@@ -205,14 +209,22 @@ class RunWriter:
                         self._cond.notify_all()
 
     def _write(self, batch: _Batch) -> None:
-        if batch.gradients or batch.records or batch.run:
+        if batch.gradients or batch.records:
             try:
-                self._store.write_documents(self._run_id, batch.gradients, batch.records, batch.run)
+                self._store.write_documents(self._run_id, batch.gradients, batch.records)
             except StoreWriteError as exc:
                 if not exc.refused_values:
                     raise
                 self._write_documents_one_by_one(batch)
-            batch.gradients, batch.records, batch.run = [], {}, None
+            batch.gradients, batch.records = [], {}
+        if batch.run is not None:
+            try:
+                write_owner_run(self._store, batch.run)
+            except StoreWriteError as exc:
+                if not exc.refused_values:
+                    raise
+                self._drop({"run record": 1}, f"run record update: {exc}")
+            batch.run = None
         if batch.points:
             started = time.perf_counter()
             self._write_points(batch.points)
@@ -251,13 +263,6 @@ class RunWriter:
                 if not exc.refused_values:
                     raise
                 self._drop({f"record:{kind}": 1}, f"{kind} record: {exc}")
-        if batch.run is not None:
-            try:
-                store.write_documents(run_id, run_record=batch.run)
-            except StoreWriteError as exc:
-                if not exc.refused_values:
-                    raise
-                self._drop({"run record": 1}, f"run record update: {exc}")
 
     def _drop(self, counts: dict[str, int], reason: str) -> None:
         first = not self.dropped
