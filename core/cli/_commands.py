@@ -159,17 +159,24 @@ def _show_columns(tracker: Tracker, run_id: str) -> dict[str, Any]:
     return dict(zip(labels, _json_safe(rows[0]), strict=True)) if rows else {}
 
 
-def _artifact_files(tracker: Tracker, run_id: str, names: list[str]) -> tuple[str, list[bool]]:
+def _artifact_files(
+    tracker: Tracker, run_id: str, names: list[str]
+) -> tuple[str, list[bool | None]]:
     """Where the run's artifacts are (a folder or an object-store URL), and for each registered
-    name whether its file is there (read from the artifact store, not the database)."""
+    name whether its file is there (read from the artifact store, not the database; ``None``
+    when the store could not be read)."""
     from modelboard.errors import ArtifactPathError
 
     artifacts = tracker.store.artifacts
     try:
         folder = artifacts.describe(run_id)
-        present = set(artifacts.list_run(run_id)) if names else set()
     except ArtifactPathError:
-        return "", [False] * len(names)
+        return "", [None] * len(names)
+    try:
+        present = set(artifacts.list_run(run_id)) if names else set()
+    except ModelboardError as exc:  # an object store that cannot be reached: say so, go on
+        print(f"modelboard: {exc}", file=sys.stderr)
+        return folder, [None] * len(names)
     folders = {f.rsplit("/", i)[0] for f in present for i in range(1, f.count("/") + 1)}
     return folder, [name in present or name in folders for name in names]
 
@@ -205,8 +212,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     if stored.artifacts:
         from rich.markup import escape
 
-        missing = stored_files.count(False)
+        missing, unknown = stored_files.count(False), stored_files.count(None)
         note = f", {missing} of them missing there" if missing else ""
+        note += f", {unknown} not checked (unreadable)" if unknown else ""
         console.print(
             f"artifacts: {len(stored.artifacts)} in {escape(folder)}{note}", highlight=False
         )

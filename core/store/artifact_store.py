@@ -253,7 +253,7 @@ class RemoteArtifactStore(ArtifactStore):
                 if path.is_file():
                     self.fs.put_file(str(path), target)
                     total += path.stat().st_size
-        except (OSError, ValueError) as exc:
+        except Exception as exc:  # s3fs raises OSError, botocore its own errors
             raise self._failed(f"upload {source} as {relative}", exc) from exc
         finally:
             self._fresh(self._run_key(run_id))
@@ -263,7 +263,7 @@ class RemoteArtifactStore(ArtifactStore):
         relative, key = self._key(run_id, name)
         try:
             self.fs.pipe_file(key, data)
-        except (OSError, ValueError) as exc:
+        except Exception as exc:
             raise self._failed(f"write {relative}", exc) from exc
         finally:
             self._fresh(self._run_key(run_id))
@@ -276,13 +276,21 @@ class RemoteArtifactStore(ArtifactStore):
             info = self.fs.info(key)
         except FileNotFoundError:
             return None
+        except Exception as exc:
+            raise self._failed(f"read {key}", exc) from exc
         if info.get("type") != "file":
             return None
         return int(info.get("size") or 0)
 
     def iter_bytes(self, run_id: str, name: str, chunk: int = _CHUNK) -> Iterator[bytes]:
         key = self._key(run_id, name)[1]
-        with self.fs.open(key, "rb") as source:
+        try:
+            source = self.fs.open(key, "rb")
+        except FileNotFoundError:
+            raise
+        except Exception as exc:
+            raise self._failed(f"read {key}", exc) from exc
+        with source:
             while block := source.read(chunk):
                 yield block
 
@@ -293,6 +301,8 @@ class RemoteArtifactStore(ArtifactStore):
             found = self.fs.find(prefix, detail=True)
         except FileNotFoundError:
             return {}
+        except Exception as exc:
+            raise self._failed(f"list {prefix}", exc) from exc
         out = {}
         for path, info in found.items():
             if info.get("type", "file") == "file" and path.startswith(prefix + "/"):
@@ -311,6 +321,8 @@ class RemoteArtifactStore(ArtifactStore):
             entries = self.fs.ls(self.root, detail=False)
         except FileNotFoundError:
             return []
+        except Exception as exc:
+            raise self._failed(f"list {self.root}", exc) from exc
         names = {str(entry).rstrip("/").rsplit("/", 1)[-1] for entry in entries}
         return sorted(n for n in names if RUN_ID.fullmatch(n))
 
@@ -325,7 +337,7 @@ class RemoteArtifactStore(ArtifactStore):
                 self.fs.rm(keys)
         except FileNotFoundError:
             pass
-        except OSError as exc:
+        except Exception as exc:
             raise self._failed(f"delete the folder of run {run_id}", exc) from exc
         finally:
             self._fresh(prefix)

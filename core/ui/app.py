@@ -156,7 +156,11 @@ def create_app(
             if not path.is_file():
                 return PlainTextResponse("no such artifact", status_code=404)
             return FileResponse(path, headers=_SECURITY_HEADERS)
-        if artifacts.size(run_id, relative) is None:  # an object store: stream it from there
+        try:
+            size = artifacts.size(run_id, relative)  # an object store: stream it from there
+        except ModelboardError as exc:
+            return PlainTextResponse(f"artifact store unavailable: {exc}", status_code=502)
+        if size is None:
             return PlainTextResponse("no such artifact", status_code=404)
         kind = mimetypes.guess_type(relative)[0] or "application/octet-stream"
         return StreamingResponse(

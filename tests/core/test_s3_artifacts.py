@@ -32,6 +32,7 @@ PLOTS = {
     "val_pr.png",
     "training_curves.png",
 }
+_NO_RETRY = {"connect_timeout": 1, "retries": {"max_attempts": 1}}  # botocore Config options
 
 
 @pytest.fixture(scope="module")
@@ -272,3 +273,28 @@ def test_the_journal_and_staging_stay_local_with_a_remote_root(tmp_path: Path) -
     local = resolve_location(tmp_path / "store", f"file://{tmp_path}/arts")
     assert not local.artifacts_remote and local.artifact_url == str((tmp_path / "arts").resolve())
     assert local.journal_folder == tmp_path.resolve() / "journal"
+
+
+def test_an_unreachable_object_store_is_reported_not_crashed_on(
+    endpoint: str,
+    bucket: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from s3_server import free_port
+
+    store = tmp_path / "store"
+    source = tmp_path / "a.txt"
+    source.write_text("x")
+    with mb.Tracker(store, plugin_manager=mb.create_plugin_manager(autoload=False)) as tracker:
+        run = tracker.start_run("then-offline")
+        run.log_artifact(source)
+        run.finish()
+    closed = {"endpoint_url": f"http://127.0.0.1:{free_port()}", "config_kwargs": _NO_RETRY}
+    monkeypatch.setenv("MODELBOARD_ARTIFACT_OPTIONS", json.dumps(closed))
+    code, out, err = _cli(capsys, "show", run.id, "--json", "--store", str(store))
+    assert code == 0 and [a["stored"] for a in json.loads(out)["artifacts"]] == [None]
+    assert "cannot list" in err
+    code, _, err = _cli(capsys, "gc", "--store", str(store))
+    assert code == 2 and f"artifact store s3://{bucket}/{PREFIX}: cannot list" in err
