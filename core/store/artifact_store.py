@@ -37,6 +37,7 @@ __all__ = [
     "RemoteArtifactStore",
     "ArtifactStoreError",
     "open_artifact_store",
+    "artifact_store_for",
     "artifact_filesystem",
 ]
 
@@ -348,3 +349,13 @@ def open_artifact_store(location: StoreLocation) -> ArtifactStore:
     if location.artifact_remote is not None:
         return RemoteArtifactStore(location.artifact_remote)
     return LocalArtifactStore(location.artifact_root)
+
+
+def artifact_store_for(root: str) -> ArtifactStore:
+    """The artifact store of a root given as a string (``location.artifact_url``, or a
+    folder or fsspec URL from the command line)."""
+    from modelboard.store.location import _local_root, is_remote_url
+
+    if is_remote_url(root):
+        return RemoteArtifactStore(root)
+    return LocalArtifactStore(_local_root(root))

@@ -4,8 +4,9 @@ artifact root (a local folder, or an fsspec URL such as ``s3://bucket/prefix``).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from urllib.parse import unquote, urlparse
 
 __all__ = [
@@ -32,7 +33,17 @@ def is_remote_url(root: str | os.PathLike[str]) -> bool:
     return "://" in text and not text.startswith("file://")
 
 
+def _check_not_a_mangled_url(root: str | os.PathLike[str]) -> None:
+    """Refuse ``Path("s3://b/p")``: pathlib collapsed the URL's ``//`` into a local folder."""
+    if isinstance(root, PurePath) and re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/[^/]", str(root)):
+        raise ValueError(
+            f"artifact root {str(root)!r} looks like a URL that pathlib.Path cut short ('//' "
+            "became '/'); pass an object-store root as a string, such as 's3://bucket/prefix'"
+        )
+
+
 def _local_root(root: str | os.PathLike[str]) -> Path:
+    """The local folder of a path or ``file://`` URL."""
     text = os.fspath(root)
     if text.startswith("file://"):
         text = unquote(urlparse(text).path)
@@ -113,6 +124,8 @@ def resolve_location(
 
     target = os.fspath(store) if store is not None else settings.store_uri() or DEFAULT_FOLDER
     chosen_root = artifact_root if artifact_root is not None else settings.artifact_root()
+    if chosen_root is not None:
+        _check_not_a_mangled_url(chosen_root)
     if "://" not in target:
         folder = Path(target).expanduser().resolve()
         return _with_root(f"sqlite:///{folder / DATABASE_FILE}", chosen_root, folder)

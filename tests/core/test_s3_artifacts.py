@@ -298,3 +298,5 @@ def test_an_unreachable_object_store_is_reported_not_crashed_on(
     assert "cannot list" in err
     code, _, err = _cli(capsys, "gc", "--store", str(store))
     assert code == 2 and f"artifact store s3://{bucket}/{PREFIX}: cannot list" in err
+    with pytest.raises(ValueError, match="pass an object-store root as a string"):
+        resolve_location(tmp_path / "store", Path("s3://bucket/prefix"))
