@@ -102,10 +102,19 @@ def _tracked_run(tracker: mb.Tracker, tmp_path: Path) -> mb.Run:
     return run
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_artifacts_live_in_the_bucket_and_every_reader_reads_them_there(
-    endpoint: str, bucket: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    backend: str,
+    endpoint: str,
+    bucket: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
 ) -> None:
-    store = tmp_path / "store"
+    monkeypatch.chdir(tmp_path)  # a database URL keeps its journal in ./.modelboard
+    folder = tmp_path / "store" if backend == "sqlite" else tmp_path / ".modelboard"
+    store = str(folder) if backend == "sqlite" else request.getfixturevalue("pg_url")
     client = _client(endpoint)
     client.put_object(Bucket=bucket, Key="elsewhere/keep.txt", Body=b"not ours")
     with mb.Tracker(store, plugin_manager=mb.create_plugin_manager(autoload=False)) as tracker:
@@ -123,28 +132,29 @@ def test_artifacts_live_in_the_bucket_and_every_reader_reads_them_there(
         assert objects[base + plot].startswith(b"\x89PNG\r\n\x1a\n")
         assert registered[plot].size == len(objects[base + plot])
     assert registered["checkpoint"].size == 130
-    assert not (store / "artifacts").exists()
-    staged = store / "artifact-staging"
+    assert tracker.location.journal_folder == folder.resolve() / "journal"
+    assert not (folder / "artifacts").exists()
+    staged = folder / "artifact-staging"
     assert not staged.exists() or not any(f.is_file() for f in staged.rglob("*"))
 
     # show: every registered artifact is found in the bucket; a removed object shows as missing
-    code, out, _ = _cli(capsys, "show", run.id, "--json", "--store", str(store))
+    code, out, _ = _cli(capsys, "show", run.id, "--json", "--store", store)
     shown = json.loads(out)
     assert code == 0 and shown["artifact_folder"] == f"s3://{bucket}/{base}"
     assert {a["path"]: a["stored"] for a in shown["artifacts"]} == {p: True for p in registered}
     client.delete_object(Bucket=bucket, Key=base + "notes/hello.txt")
-    code, out, _ = _cli(capsys, "show", run.id, "--store", str(store))
+    code, out, _ = _cli(capsys, "show", run.id, "--store", store)
     assert code == 0 and f"in s3://{bucket}/{base}, 1 of them missing there" in out
     client.put_object(Bucket=bucket, Key=base + "notes/hello.txt", Body=b"restored")
 
     # export: the leaderboard of a store whose artifacts are in s3
-    code, _, _ = _cli(capsys, "export", "--out", str(tmp_path / "runs.csv"), "--store", str(store))
+    code, _, _ = _cli(capsys, "export", "--out", str(tmp_path / "runs.csv"), "--store", store)
     with open(tmp_path / "runs.csv", newline="") as rows:
         assert [r["id"] for r in csv.DictReader(rows)] == [run.id]
 
     # report: the plots are inlined from the bucket's bytes
     report = tmp_path / "report.html"
-    code, _, _ = _cli(capsys, "report", "--out", str(report), "--store", str(store))
+    code, _, _ = _cli(capsys, "report", "--out", str(report), "--store", store)
     html = report.read_text()
     assert code == 0
     for plot in ("val_roc.png", "training_curves.png"):
@@ -169,17 +179,17 @@ def test_artifacts_live_in_the_bucket_and_every_reader_reads_them_there(
     orphan = "ab" * 16
     client.put_object(Bucket=bucket, Key=f"{PREFIX}/{orphan}/plot.png", Body=b"x" * 10)
     client.put_object(Bucket=bucket, Key=f"{PREFIX}/{orphan}/deep/more.bin", Body=b"y" * 5)
-    code, out, _ = _cli(capsys, "gc", "--json", "--dry-run", "--store", str(store))
+    code, out, _ = _cli(capsys, "gc", "--json", "--dry-run", "--store", store)
     assert json.loads(out)["removed"] == [orphan] and json.loads(out)["bytes"] == 15
     assert f"{PREFIX}/{orphan}/plot.png" in _objects(endpoint, bucket)
-    code, out, _ = _cli(capsys, "gc", "--json", "--store", str(store))
+    code, out, _ = _cli(capsys, "gc", "--json", "--store", store)
     assert code == 0 and json.loads(out)["removed"] == [orphan]
     left = _objects(endpoint, bucket)
     assert not [k for k in left if k.startswith(f"{PREFIX}/{orphan}/")]
     assert any(k.startswith(base) for k in left)  # the live run keeps its artifacts
 
     # rm: deleting the run deletes its prefix, and nothing outside it
-    code, _, _ = _cli(capsys, "rm", run.id, "--yes", "--store", str(store))
+    code, _, _ = _cli(capsys, "rm", run.id, "--yes", "--store", store)
     assert code == 0
     assert _objects(endpoint, bucket) == {"elsewhere/keep.txt": b"not ours"}
 
@@ -273,6 +283,8 @@ def test_the_journal_and_staging_stay_local_with_a_remote_root(tmp_path: Path) -
     local = resolve_location(tmp_path / "store", f"file://{tmp_path}/arts")
     assert not local.artifacts_remote and local.artifact_url == str((tmp_path / "arts").resolve())
     assert local.journal_folder == tmp_path.resolve() / "journal"
+    with pytest.raises(ValueError, match="pass an object-store root as a string"):
+        resolve_location(tmp_path / "store", Path("s3://bucket/prefix"))
 
 
 def test_an_unreachable_object_store_is_reported_not_crashed_on(
@@ -298,5 +310,3 @@ def test_an_unreachable_object_store_is_reported_not_crashed_on(
     assert "cannot list" in err
     code, _, err = _cli(capsys, "gc", "--store", str(store))
     assert code == 2 and f"artifact store s3://{bucket}/{PREFIX}: cannot list" in err
-    with pytest.raises(ValueError, match="pass an object-store root as a string"):
-        resolve_location(tmp_path / "store", Path("s3://bucket/prefix"))
