@@ -336,6 +336,9 @@ class RemoteArtifactStore(ArtifactStore):
         try:
             if keys:
                 self.fs.rm(keys)
+            self._fresh(prefix)
+            if self.fs.exists(prefix):  # a filesystem with real folders keeps them empty
+                self.fs.rm(prefix, recursive=True)
         except FileNotFoundError:
             pass
         except Exception as exc:

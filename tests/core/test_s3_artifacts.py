@@ -310,3 +310,31 @@ def test_an_unreachable_object_store_is_reported_not_crashed_on(
     assert "cannot list" in err
     code, _, err = _cli(capsys, "gc", "--store", str(store))
     assert code == 2 and f"artifact store s3://{bucket}/{PREFIX}: cannot list" in err
+
+
+def test_any_fsspec_url_is_a_root_and_gc_leaves_no_empty_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fsspec's in-memory filesystem has real folders (s3 has none): rm and gc remove them."""
+    import fsspec
+
+    root = f"memory://mb-{uuid.uuid4().hex[:8]}/artifacts"
+    monkeypatch.setenv("MODELBOARD_ARTIFACT_ROOT", root)
+    monkeypatch.delenv("MODELBOARD_ARTIFACT_OPTIONS", raising=False)
+    source = tmp_path / "a.txt"
+    source.write_text("in memory")
+    store = str(tmp_path / "store")
+    with mb.Tracker(store, plugin_manager=mb.create_plugin_manager(autoload=False)) as tracker:
+        run = tracker.start_run("memory")
+        run.log_artifact(source, name="deep/a.txt")
+        run.finish()
+    memory, path = fsspec.core.url_to_fs(root)
+    assert memory.cat_file(f"{path}/{run.id}/deep/a.txt") == b"in memory"
+    orphan = "cd" * 16
+    memory.pipe_file(f"{path}/{orphan}/x/y.bin", b"12345")
+    code, out, _ = _cli(capsys, "gc", "--json", "--store", store)
+    assert code == 0 and json.loads(out)["removed"] == [orphan] and json.loads(out)["bytes"] == 5
+    code, out, _ = _cli(capsys, "gc", "--json", "--store", store)
+    assert json.loads(out)["removed"] == []  # no empty folder is left to find again
+    code, _, _ = _cli(capsys, "rm", run.id, "--yes", "--store", store)
+    assert code == 0 and memory.ls(path, detail=False) == []
