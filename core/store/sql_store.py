@@ -388,7 +388,15 @@ class SQLStore:
 
         self._write(work)
         if is_run_id(full_id):
-            self.artifacts.delete_run(full_id)
+            try:
+                self.artifacts.delete_run(full_id)
+            except ModelboardError as exc:  # the rows are gone; gc removes the folder later
+                log.warning(
+                    "modelboard: run %s is deleted but its artifact folder is not: %s; "
+                    "`modelboard gc` removes it once the artifact store answers",
+                    full_id[:8],
+                    exc,
+                )
             if self.location.artifacts_remote:  # and its local staging folder
                 shutil.rmtree(self.artifact_dir(full_id, create=False), ignore_errors=True)
 

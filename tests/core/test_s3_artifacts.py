@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -293,6 +294,7 @@ def test_an_unreachable_object_store_is_reported_not_crashed_on(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     from s3_server import free_port
 
@@ -310,6 +312,14 @@ def test_an_unreachable_object_store_is_reported_not_crashed_on(
     assert "cannot list" in err
     code, _, err = _cli(capsys, "gc", "--store", str(store))
     assert code == 2 and f"artifact store s3://{bucket}/{PREFIX}: cannot list" in err
+    with caplog.at_level(logging.WARNING, logger="modelboard"):
+        code, _, _ = _cli(capsys, "rm", run.id, "--yes", "--store", str(store))
+    assert code == 0 and "is deleted but its artifact folder is not" in caplog.text
+    assert f"{PREFIX}/{run.id}/a.txt" in _objects(endpoint, bucket)
+    monkeypatch.setenv("MODELBOARD_ARTIFACT_OPTIONS", json.dumps({"endpoint_url": endpoint}))
+    code, out, _ = _cli(capsys, "gc", "--json", "--store", str(store))  # the store is back
+    assert code == 0 and json.loads(out)["removed"] == [run.id]
+    assert _objects(endpoint, bucket) == {}
 
 
 def test_any_fsspec_url_is_a_root_and_gc_leaves_no_empty_folders(
