@@ -7,8 +7,10 @@ in step. To add a setting, add one ``Setting`` to ``SETTINGS``.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "Setting",
@@ -20,6 +22,7 @@ __all__ = [
     "names",
     "store_uri",
     "artifact_root",
+    "artifact_options",
     "heartbeat_timeout",
     "run_id",
     "plugin_autoload_disabled",
@@ -48,8 +51,15 @@ SETTINGS: tuple[Setting, ...] = (
         "MODELBOARD_ARTIFACT_ROOT",
         "text",
         None,
-        "Where artifacts go for a database URL store. Unset means beside the SQLite file, "
-        "or ./.modelboard/artifacts.",
+        "Where artifacts go: a folder, or an fsspec URL such as s3://bucket/prefix. Unset means "
+        "<folder>/artifacts of a folder store, beside the SQLite file, or ./.modelboard/artifacts.",
+    ),
+    Setting(
+        "MODELBOARD_ARTIFACT_OPTIONS",
+        "text",
+        None,
+        "A JSON object of options for the fsspec filesystem of a URL artifact root, such as "
+        '{"endpoint_url": "http://127.0.0.1:9000"}.',
     ),
     Setting(
         "MODELBOARD_HEARTBEAT_TIMEOUT",
@@ -165,6 +175,27 @@ def store_uri() -> str | None:
 def artifact_root() -> str | None:
     """``MODELBOARD_ARTIFACT_ROOT``."""
     return get("MODELBOARD_ARTIFACT_ROOT")
+
+
+def artifact_options() -> dict[str, Any]:
+    """``MODELBOARD_ARTIFACT_OPTIONS`` as a dict (empty when unset); a clear ``ValueError`` for
+    a value that is not a JSON object."""
+    value = get("MODELBOARD_ARTIFACT_OPTIONS")
+    if value is None:
+        return {}
+    try:
+        options = json.loads(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"MODELBOARD_ARTIFACT_OPTIONS must be a JSON object, such as "
+            f'{{"endpoint_url": "http://127.0.0.1:9000"}}; got {value!r:.200} ({exc})'
+        ) from None
+    if not isinstance(options, dict):
+        raise ValueError(
+            f"MODELBOARD_ARTIFACT_OPTIONS must be a JSON object (a dict of fsspec options), "
+            f"got {type(options).__name__}: {value!r:.200}"
+        )
+    return options
 
 
 def heartbeat_timeout() -> float:

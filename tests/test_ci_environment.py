@@ -8,7 +8,10 @@ import os
 import pytest
 
 
-@pytest.mark.parametrize("module", ["tensorflow", "keras", "torch", "torchvision", "psycopg"])
+@pytest.mark.parametrize(
+    "module",
+    ["tensorflow", "keras", "torch", "torchvision", "psycopg", "s3fs", "moto.server"],
+)
 def test_ci_has_every_framework(module: str) -> None:
     if not os.environ.get("CI"):
         pytest.skip("only CI promises every optional dependency")

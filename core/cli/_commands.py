@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
-import shutil
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +17,6 @@ __all__ = ["run_command", "open_tracker"]
 
 LS_COLUMNS = IDENTITY_COLUMNS
 HEADLINE_METRICS = ("val_accuracy", "accuracy", "val_loss", "loss")
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
 
 
 def open_tracker(store: str | None) -> Tracker:
@@ -162,10 +159,34 @@ def _show_columns(tracker: Tracker, run_id: str) -> dict[str, Any]:
     return dict(zip(labels, _json_safe(rows[0]), strict=True)) if rows else {}
 
 
+def _artifact_files(
+    tracker: Tracker, run_id: str, names: list[str]
+) -> tuple[str, list[bool | None]]:
+    """Where the run's artifacts are (a folder or an object-store URL), and for each registered
+    name whether its file is there (read from the artifact store, not the database; ``None``
+    when the store could not be read)."""
+    from modelboard.errors import ArtifactPathError
+
+    artifacts = tracker.store.artifacts
+    try:
+        folder = artifacts.describe(run_id)
+    except ArtifactPathError:
+        return "", [None] * len(names)
+    try:
+        present = set(artifacts.list_run(run_id)) if names else set()
+    except ModelboardError as exc:  # an object store that cannot be reached: say so, go on
+        print(f"modelboard: {exc}", file=sys.stderr)
+        return folder, [None] * len(names)
+    folders = {f.rsplit("/", i)[0] for f in present for i in range(1, f.count("/") + 1)}
+    return folder, [name in present or name in folders for name in names]
+
+
 def cmd_show(args: argparse.Namespace) -> int:
     tracker = open_tracker(args.store)
     stored = tracker.get(args.run)
     columns = _show_columns(tracker, stored.run.id)
+    names = [a.path for a in stored.artifacts]
+    folder, stored_files = _artifact_files(tracker, stored.run.id, names)
     if args.json:
         _print_json(
             {
@@ -176,13 +197,27 @@ def cmd_show(args: argparse.Namespace) -> int:
                 "training": stored.training.to_dict(),
                 "gradients": [g.to_dict() for g in stored.gradients],
                 "evaluations": {k: v.to_dict() for k, v in stored.evaluations.items()},
-                "artifacts": [a.to_dict() for a in stored.artifacts],
+                "artifacts": [
+                    {**a.to_dict(), "stored": present}
+                    for a, present in zip(stored.artifacts, stored_files, strict=True)
+                ],
+                "artifact_folder": folder,
             }
         )
         return 0
     from modelboard.cli.render import render_run
 
-    render_run(_console(), stored, columns)
+    console = _console()
+    render_run(console, stored, columns)
+    if stored.artifacts:
+        from rich.markup import escape
+
+        missing, unknown = stored_files.count(False), stored_files.count(None)
+        note = f", {missing} of them missing there" if missing else ""
+        note += f", {unknown} not checked (unreadable)" if unknown else ""
+        console.print(
+            f"artifacts: {len(stored.artifacts)} in {escape(folder)}{note}", highlight=False
+        )
     return 0
 
 
@@ -266,29 +301,25 @@ def cmd_rm(args: argparse.Namespace) -> int:
 
 def cmd_gc(args: argparse.Namespace) -> int:
     tracker = open_tracker(args.store)
-    root = tracker.location.artifact_root
+    artifacts = tracker.store.artifacts  # a local folder or an object store (s3://...)
     known = tracker.store.known_run_ids()
-    orphans = sorted(
-        p
-        for p in (root.iterdir() if root.is_dir() else [])
-        if p.is_dir() and _RUN_ID.match(p.name) and p.name not in known
-    )
-    freed = sum(f.stat().st_size for p in orphans for f in p.rglob("*") if f.is_file())
+    orphans = [run_id for run_id in artifacts.run_ids() if run_id not in known]
+    sizes = {run_id: artifacts.run_size(run_id) for run_id in orphans}
     rows = tracker.store.delete_orphan_rows(dry_run=bool(args.dry_run))
     failed: list[str] = []
     if not args.dry_run:
-        for folder in orphans:
-            shutil.rmtree(folder, ignore_errors=True)
-        failed = [p.name for p in orphans if p.exists()]
-        if failed:
-            freed -= sum(
-                f.stat().st_size for p in orphans if p.exists() for f in p.rglob("*") if f.is_file()
-            )
-            orphans = [p for p in orphans if not p.exists()]
+        for run_id in orphans:
+            try:
+                artifacts.delete_run(run_id)
+            except ModelboardError as exc:
+                print(f"modelboard: {exc}", file=sys.stderr)
+        failed = [run_id for run_id in orphans if artifacts.has_run(run_id)]
+        orphans = [run_id for run_id in orphans if run_id not in failed]
+    freed = sum(sizes[run_id] for run_id in orphans)
     if args.json:
         _print_json(
             {
-                "removed": [p.name for p in orphans],
+                "removed": orphans,
                 "failed": failed,
                 "bytes": freed,
                 "rows": rows,

@@ -206,6 +206,6 @@ def _report(
         html_path = f"not written: {exc.name or exc} is missing; pip install 'modelboard[ui]'"
     console.print()
     console.print(f"store:       {tracker.location.describe()}")
-    console.print(f"artifacts:   {tracker.location.artifact_root}")
+    console.print(f"artifacts:   {tracker.location.artifact_url}")
     console.print(f"leaderboard: {csv_path}")
     console.print(f"report:      {html_path}  (modelboard ui shows the same pages live)")

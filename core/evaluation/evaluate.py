@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,12 +124,23 @@ def _file_stem(split: str) -> str:
 def write_plots(run: Run, record: EvaluationRecord, prep: PreparedInputs | None = None) -> None:
     """Write the record's PNG plots as the run's artifacts and list them in ``record.artifacts``.
 
-    A plot that fails is noted in ``record.warnings``; the others are still written.
+    A plot that fails is noted in ``record.warnings``; the others are still written. With a
+    remote artifact root the PNGs are drawn in a temporary folder and uploaded.
     """
+    stem = _file_stem(record.split)
+    if run.artifact_store.remote:  # draw into a local temporary folder, then upload
+        with tempfile.TemporaryDirectory(prefix="modelboard-plots-") as staging:
+            _write_plot_files(run, record, prep, stem, Path(staging))
+    else:
+        _write_plot_files(run, record, prep, stem, Path(run.artifact_dir))
+
+
+def _write_plot_files(
+    run: Run, record: EvaluationRecord, prep: PreparedInputs | None, stem: str, folder: Path
+) -> None:
+    """Draw each plot into ``folder`` and log it as an artifact of ``run``."""
     from modelboard.evaluation import plots
 
-    stem = _file_stem(record.split)
-    folder = Path(run.artifact_dir)
     jobs: list[tuple[str, Any]] = []
     if record.confusion_matrix is not None and record.class_names:
         cm, names = record.confusion_matrix, record.class_names

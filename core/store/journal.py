@@ -1,8 +1,10 @@
 """The journal: what a run's writer could not store, kept as JSON lines beside the store.
 
 A full disk or a lost database server must not lose a run. When the store keeps refusing, the
-writer appends what it holds to ``<store>/journal/<run id>.jsonl`` (for a folder store,
-``<store>`` is the folder; otherwise the folder above the artifact root). The journal is
+writer appends what it holds to ``<store>/journal/<run id>.jsonl`` (``location.journal_folder``:
+for a folder store, ``<store>`` is the folder; otherwise the folder above a local artifact root,
+or, for a remote one such as ``s3://...``, the SQLite file's folder or ``./.modelboard``). The
+journal is always on local disk, never in an object store. The journal is
 replayed, oldest first, once the store takes writes again: by the same writer, at ``finish()``,
 or when a later run starts on the store.
 """
@@ -30,7 +32,7 @@ _LINE_POINTS = 2_000
 
 def journal_dir(store: SQLStore) -> Path:
     """The folder of the store's journals."""
-    return store.location.artifact_root.parent / "journal"
+    return store.location.journal_folder
 
 
 def journal_path(store: SQLStore, run_id: str) -> Path:

@@ -39,6 +39,7 @@ from modelboard.records import (
 )
 from modelboard.store import tables
 from modelboard.store.artifact_paths import is_run_id, run_folder
+from modelboard.store.artifact_store import ArtifactStore, open_artifact_store
 from modelboard.store.engine import READ_ONLY, make_engine
 from modelboard.store.location import URI_ENV, StoreLocation
 from modelboard.store.migrations import check_schema, ensure_schema
@@ -116,6 +117,7 @@ class SQLStore:
         self.location = location
         self.heartbeat_timeout = heartbeat_timeout
         self.read_only = not create
+        self._artifacts: ArtifactStore | None = None
         description = location.describe()
         if not create and location.is_sqlite:
             database = make_url(location.url).database
@@ -410,7 +412,17 @@ class SQLStore:
 
         self._write(work)
         if is_run_id(full_id):
-            shutil.rmtree(self.artifact_dir(full_id, create=False), ignore_errors=True)
+            try:
+                self.artifacts.delete_run(full_id)
+            except ModelboardError as exc:  # the rows are gone; gc removes the folder later
+                log.warning(
+                    "modelboard: run %s is deleted but its artifact folder is not: %s; "
+                    "`modelboard gc` removes it once the artifact store answers",
+                    full_id[:8],
+                    exc,
+                )
+            if self.location.artifacts_remote:  # and its local staging folder
+                shutil.rmtree(self.artifact_dir(full_id, create=False), ignore_errors=True)
 
     # -- records ------------------------------------------------------------------------------
 
@@ -627,16 +639,26 @@ class SQLStore:
 
     # -- artifacts ----------------------------------------------------------------------------
 
+    @property
+    def artifacts(self) -> ArtifactStore:
+        """The store of artifact files: the local folder, or the object store of an fsspec
+        artifact root (``MODELBOARD_ARTIFACT_ROOT=s3://bucket/prefix``)."""
+        if self._artifacts is None:
+            self._artifacts = open_artifact_store(self.location)
+        return self._artifacts
+
     def artifact_dir(self, run_id: str, create: bool = True) -> Path:
-        """The folder of a run's artifacts under the artifact root (``ArtifactPathError`` for
-        an id that is not one of ours)."""
+        """The local folder of a run's artifacts under ``location.artifact_root``
+        (``ArtifactPathError`` for an id that is not one of ours). With a remote artifact
+        root it is the run's staging folder: files reach the object store through
+        ``Run.log_artifact`` (``artifacts.put_file``)."""
         folder = run_folder(self.location.artifact_root, run_id)
         if create:
             folder.mkdir(parents=True, exist_ok=True)
         return folder
 
     def add_artifact(self, run_id: str, record: ArtifactRecord) -> None:
-        """Register a file already placed in the run's artifact folder."""
+        """Register a file already placed in the run's artifact folder (or object store)."""
 
         def work(conn: Connection) -> None:
             a = tables.artifacts

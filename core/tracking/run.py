@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import numbers
-import shutil
 import threading
 import time
 import traceback
@@ -31,7 +30,6 @@ from modelboard.records import (
     RunRecord,
     TrainingRecord,
 )
-from modelboard.store.artifact_paths import confined_artifact_path
 from modelboard.store.journal import replay_journals
 from modelboard.tracking import lifecycle
 from modelboard.tracking.checks import check_integer, check_name, check_values, integer_bits
@@ -49,6 +47,7 @@ if TYPE_CHECKING:
     from modelboard.data import Data
     from modelboard.plugins.types import TrainingHandle
     from modelboard.store import SQLStore
+    from modelboard.store.artifact_store import ArtifactStore
     from modelboard.tracking.distributed import ProcessGroup
 
 __all__ = ["Run", "as_data_record"]
@@ -210,8 +209,15 @@ class Run:
 
     @property
     def artifact_dir(self) -> Path:
-        """The folder that holds this run's artifacts."""
+        """The local folder that holds this run's artifacts. With a remote artifact root
+        (``MODELBOARD_ARTIFACT_ROOT=s3://...``) it is a local staging folder: a file written
+        there reaches the object store only through ``log_artifact``."""
         return self._store.artifact_dir(self.id)
+
+    @property
+    def artifact_store(self) -> ArtifactStore:
+        """Where this run's artifact files are kept (a local folder or an object store)."""
+        return self._store.artifacts
 
     def __repr__(self) -> str:
         return f"Run(id={self.id[:8]!r}, name={self.name!r}, status={self.status!r})"
@@ -408,7 +414,8 @@ class Run:
     def log_artifact(
         self, path: str | Path, name: str | None = None, kind: str = "file"
     ) -> ArtifactRecord:
-        """Copy a file (or folder) into the run's artifact folder and register it.
+        """Copy a file (or folder) into the run's artifact folder (or upload it to the object
+        store of a remote artifact root) and register it.
 
         ``name`` (default: the file's name) is a relative path inside the run's artifact
         folder; a name that would leave it (``..``, an absolute path) is refused."""
@@ -416,15 +423,7 @@ class Run:
         source = Path(path)
         if not source.exists():
             raise FileNotFoundError(f"cannot log artifact {source}: no such file or folder")
-        target_name, target = confined_artifact_path(self.artifact_dir, name or source.name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True)
-            size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-        else:
-            if source.resolve() != target.resolve():
-                shutil.copy2(source, target)
-            size = target.stat().st_size
+        target_name, size = self._store.artifacts.put_file(self.id, name or source.name, source)
         record = ArtifactRecord(path=target_name, kind=kind, size=size, created=time.time())
         self._store.add_artifact(self.id, record)
         self._note_written("artifacts", record.path)

@@ -3,18 +3,20 @@
 ``create_app(store)`` returns the ASGI app; ``serve(...)`` runs it with uvicorn. Routes:
 ``/`` (leaderboard), ``/runs/<id>`` (a run), ``/api/runs/<id>/live`` (what a running run's page
 polls), ``/compare?runs=A&runs=B``, ``/artifacts/<id>/<path>`` (confined to the run's artifact
-folder) and ``/static/...`` (the page's CSS and JS, and plotly.js from the plotly package).
+folder or object-store prefix) and ``/static/...`` (the page's CSS and JS, and plotly.js from
+the plotly package).
 """
 
 from __future__ import annotations
 
 import contextlib
+import mimetypes
 import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from modelboard.errors import ArtifactPathError, ModelboardError
-from modelboard.store.artifact_paths import requested_artifact_path
+from modelboard.store.artifact_paths import requested_artifact_name
 from modelboard.ui.pages import (
     LeaderboardQuery,
     compare_context,
@@ -77,7 +79,13 @@ def create_app(
 ) -> Starlette:
     """The dashboard's ASGI app on ``store`` (a folder, a URL or a read-only ``Tracker``)."""
     from starlette.applications import Starlette
-    from starlette.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse
+    from starlette.responses import (
+        FileResponse,
+        HTMLResponse,
+        JSONResponse,
+        PlainTextResponse,
+        StreamingResponse,
+    )
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
@@ -138,13 +146,26 @@ def create_app(
     def artifact(request: Request) -> Response:
         run_id = request.path_params["run_id"]
         name = request.path_params["path"]
+        artifacts = tracker.store.artifacts
         try:
-            path = requested_artifact_path(tracker.location.artifact_root, run_id, name)
+            relative = requested_artifact_name(run_id, name)
+            path = artifacts.local_path(run_id, relative)
         except ArtifactPathError as exc:
             return PlainTextResponse(f"refused: {exc}", status_code=403)
-        if not path.is_file():
+        if path is not None:
+            if not path.is_file():
+                return PlainTextResponse("no such artifact", status_code=404)
+            return FileResponse(path, headers=_SECURITY_HEADERS)
+        try:
+            size = artifacts.size(run_id, relative)  # an object store: stream it from there
+        except ModelboardError as exc:
+            return PlainTextResponse(f"artifact store unavailable: {exc}", status_code=502)
+        if size is None:
             return PlainTextResponse("no such artifact", status_code=404)
-        return FileResponse(path, headers=_SECURITY_HEADERS)
+        kind = mimetypes.guess_type(relative)[0] or "application/octet-stream"
+        return StreamingResponse(
+            artifacts.iter_bytes(run_id, relative), media_type=kind, headers=_SECURITY_HEADERS
+        )
 
     def plotly(request: Request) -> Response:
         return FileResponse(plotly_js, media_type="text/javascript")

@@ -4,7 +4,8 @@ The leaderboard, an optional comparison and every selected run's page, with the 
 page script and plotly.js inside the file, so that it opens offline and can be mailed.
 plotly.js is stored gzip-compressed (base64) and unpacked by the browser's
 ``DecompressionStream``, which keeps the demo's twelve runs well under 5 MB. Images among the
-artifacts are inlined while they fit ``image_budget`` bytes; the others are listed by name.
+artifacts are inlined while they fit ``image_budget`` bytes; the others are listed by name. The
+images are read through the store's artifact store, so a remote root (``s3://...``) works too.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from markupsafe import Markup
 
 from modelboard.errors import ArtifactPathError
 from modelboard.store import select_run_ids
-from modelboard.store.artifact_paths import confined_artifact_path
+from modelboard.store.artifact_store import ArtifactStoreError
 from modelboard.ui.format import format_date
 from modelboard.ui.pages import LeaderboardQuery, compare_context, leaderboard_context, run_context
 from modelboard.ui.render import STATIC_DIR, environment, plotly_js_path
@@ -51,20 +52,17 @@ class ReportLinks:
     def artifact(self, run_id: str, path: str) -> str | None:
         if Path(path).suffix.lower() not in _IMAGES:
             return None
+        artifacts = self.tracker.store.artifacts
         try:
-            folder = self.tracker.store.artifact_dir(run_id, create=False)
-            _, full = confined_artifact_path(folder, path)
-        except ArtifactPathError:
+            size = artifacts.size(run_id, path)
+            if size is None or size > self.budget:
+                return None
+            data = artifacts.read_bytes(run_id, path)
+        except (ArtifactPathError, ArtifactStoreError, OSError):
             return None
-        try:
-            size = full.stat().st_size
-        except OSError:
-            return None
-        if size > self.budget:
-            return None
-        self.budget -= size
-        kind = mimetypes.guess_type(full.name)[0] or "application/octet-stream"
-        return f"data:{kind};base64,{base64.b64encode(full.read_bytes()).decode('ascii')}"
+        self.budget -= len(data)
+        kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        return f"data:{kind};base64,{base64.b64encode(data).decode('ascii')}"
 
 
 @lru_cache(maxsize=1)
