@@ -1,0 +1,316 @@
+"""``modelboard migrate``: SQLite -> PostgreSQL -> SQLite round trips of 1,000 runs, a second
+migrate that copies nothing, a migrate killed with SIGKILL and restarted, conflicts, dry runs
+and running runs.
+
+The source store holds runs made through the Tracker API (metrics, gradients, evaluations,
+artifacts: a file and a folder) and copies of their rows under new ids up to 1,000 runs.
+Exactness is checked independently of migrate's own hashes: every row of every table (the
+autoincrement ids of metrics and gradients aside) and every artifact file's bytes are compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pg_databases import new_pg_database
+from sample_runs import build_store
+from sqlalchemy import create_engine, select, text
+
+from modelboard.cli import main
+from modelboard.store import tables
+from modelboard.store.migrate import (
+    MigrationConflictError,
+    MigrationError,
+    migrate,
+    run_digests,
+)
+
+RUNS = 1000
+CLI = "import sys; from modelboard.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _api_runs(folder: Path) -> list[str]:
+    """The sample store's five runs plus one with a file and a folder artifact."""
+    tracker, ids = build_store(folder)
+    run = tracker.start_run("with_artifacts", framework="torch", hparams={"lr": 0.1})
+    run.log(step=0, loss=0.5)
+    note = folder / "notes.txt"
+    note.write_text("weights trained on digits\n")
+    run.log_artifact(note)
+    weights = folder / "weights"
+    (weights / "layer").mkdir(parents=True)
+    (weights / "layer" / "w.bin").write_bytes(bytes(range(256)) * 4)
+    (weights / "meta.json").write_text('{"epochs": 3}')
+    run.log_artifact(weights, kind="model")
+    run.finish()
+    tracker.close()
+    return [*ids.values(), run.id]
+
+
+def _copy_rows(folder: Path, templates: list[str], total: int) -> None:
+    """Fill the store up to ``total`` runs with copies of the template runs' rows (and artifact
+    files) under new ids, written in bulk."""
+    engine = create_engine(f"sqlite:///{folder / 'modelboard.db'}")
+    run_tables = [t for t in tables.metadata.sorted_tables if "run_id" in t.c]
+    with engine.begin() as conn:
+        rows = {
+            t.name: {
+                rid: [dict(r._mapping) for r in conn.execute(select(t).where(t.c.run_id == rid))]
+                for rid in templates
+            }
+            for t in run_tables
+        }
+        runs = {
+            rid: dict(
+                conn.execute(select(tables.runs).where(tables.runs.c.id == rid)).one()._mapping
+            )
+            for rid in templates
+        }
+        new_runs: list[dict[str, Any]] = []
+        new_rows: dict[str, list[dict[str, Any]]] = {t.name: [] for t in run_tables}
+        for n in range(total - len(templates)):
+            template = templates[n % len(templates)]
+            new_id = uuid.uuid4().hex
+            run = dict(runs[template], id=new_id, name=f"{runs[template]['name']}-{n}")
+            run["record"] = run["record"].replace(template, new_id)
+            run["created"] = run["created"] + n
+            new_runs.append(run)
+            for t in run_tables:
+                for row in rows[t.name][template]:
+                    copy = dict(row, run_id=new_id)
+                    copy.pop("id", None)  # metrics and gradients number themselves
+                    new_rows[t.name].append(copy)
+            source = folder / "artifacts" / template
+            if source.is_dir():
+                _copy_tree(source, folder / "artifacts" / new_id)
+        conn.execute(tables.runs.insert(), new_runs)
+        for t in run_tables:
+            conn.execute(t.insert(), new_rows[t.name])
+    engine.dispose()
+
+
+def _copy_tree(source: Path, target: Path) -> None:
+    for path in source.rglob("*"):
+        if path.is_file():
+            dest = target / path.relative_to(source)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(path.read_bytes())
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite store of 1,000 runs."""
+    folder = tmp_path_factory.mktemp("source")
+    _copy_rows(folder, _api_runs(folder), RUNS)
+    return folder
+
+
+def _table_rows(url: str) -> dict[str, Counter[str]]:
+    """Every row of every table but the meta table, as a multiset of canonical JSON; the
+    autoincrement ids of metrics and gradients are left out."""
+    engine = create_engine(url)
+    out: dict[str, Counter[str]] = {}
+    with engine.connect() as conn:
+        for t in tables.metadata.sorted_tables:
+            if t is tables.meta:
+                continue
+            columns = [c for c in t.columns if not (c.name == "id" and t is not tables.runs)]
+            out[t.name] = Counter(
+                json.dumps([None if v is None else v for v in row], default=str)
+                for row in conn.execute(select(*columns))
+            )
+    engine.dispose()
+    return out
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _sqlite_url(folder: Path) -> str:
+    return f"sqlite:///{folder / 'modelboard.db'}"
+
+
+def test_source_holds_what_the_tests_need(source: Path) -> None:
+    rows = _table_rows(_sqlite_url(source))
+    assert sum(rows["runs"].values()) == RUNS
+    assert sum(rows["gradients"].values()) > 0 and sum(rows["artifacts"].values()) > 0
+    assert any('"evaluation:val"' in r for r in rows["records"])
+    assert any(p.endswith("layer/w.bin") for p in _files(source / "artifacts"))
+
+
+def test_sqlite_to_postgresql_to_sqlite_round_trips_exactly(
+    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with new_pg_database() as pg:
+        pg_artifacts = tmp_path / "pg-artifacts"
+        started = time.perf_counter()
+        there = migrate(source, pg, destination_artifacts=str(pg_artifacts))
+        seconds = time.perf_counter() - started
+        assert there.ok and there.copied == RUNS and there.present == 0, there.to_dict()
+        assert there.verified_runs == RUNS and not there.mismatched
+        print(f"1,000 runs SQLite -> PostgreSQL: {seconds:.1f} s")
+
+        back = migrate(pg, tmp_path / "back", source_artifacts=str(pg_artifacts))
+        assert back.ok and back.copied == RUNS, back.to_dict()
+
+        # a second migrate copies nothing, and says so
+        capsys.readouterr()
+        code = main(["migrate", str(source), pg, "--dst-artifacts", str(pg_artifacts)])
+        out = capsys.readouterr().out
+        assert code == 0, out
+        assert f"0 runs copied, {RUNS} already present" in out
+        assert "verify: ok" in out
+        assert _table_rows(pg) == _table_rows(_sqlite_url(source))
+
+    # exact: every row of every table and every artifact byte, compared without migrate's hash
+    assert _table_rows(_sqlite_url(tmp_path / "back")) == _table_rows(_sqlite_url(source))
+    assert _files(tmp_path / "back" / "artifacts") == _files(source / "artifacts")
+    assert _files(pg_artifacts) == _files(source / "artifacts")
+    assert run_digests(tmp_path / "back") == run_digests(source)
+
+
+def _runs_in(database: Path) -> int:
+    with sqlite3.connect(database, timeout=60) as conn:
+        try:
+            return int(conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+        except sqlite3.OperationalError:  # not created yet
+            return 0
+
+
+def test_a_migrate_killed_with_sigkill_completes_when_restarted(
+    source: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "target"
+    database = target / "modelboard.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI, "migrate", str(source), str(target), "--batch-size", "10"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 120
+    while not (database.exists() and _runs_in(database) > 0):
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline, "the migrate wrote no run in 120 s"
+        time.sleep(0.01)
+    # hold DST's write lock so the migrate stops inside a batch, then kill it there
+    lock = sqlite3.connect(database, timeout=60, isolation_level=None)
+    lock.execute("BEGIN IMMEDIATE")
+    written = int(lock.execute("SELECT count(*) FROM runs").fetchone()[0])
+    os.kill(proc.pid, signal.SIGKILL)
+    assert proc.wait(timeout=60) == -signal.SIGKILL
+    lock.execute("ROLLBACK")
+    lock.close()
+    assert 0 < written < RUNS, f"the kill came after {written} runs"
+
+    # whole runs only: every run DST holds is complete (same hash as in SRC)
+    partial, full = run_digests(target), run_digests(source)
+    assert len(partial) == written
+    assert all(full[run_id] == digest for run_id, digest in partial.items())
+
+    report = migrate(source, target)
+    assert report.ok, report.to_dict()
+    assert (report.copied, report.present) == (RUNS - written, written)
+    assert run_digests(target) == full
+    assert _table_rows(_sqlite_url(target)) == _table_rows(_sqlite_url(source))
+    assert _files(target / "artifacts") == _files(source / "artifacts")
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> Path:
+    folder = tmp_path / "small"
+    _api_runs(folder)
+    return folder
+
+
+def test_a_different_run_with_the_same_id_is_a_conflict_that_loses_nothing(
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "target"
+    assert migrate(small, target).copied == 6
+    engine = create_engine(_sqlite_url(target))
+    with engine.begin() as conn:
+        changed = conn.execute(text("SELECT id FROM runs ORDER BY id LIMIT 1")).scalar_one()
+        conn.execute(text("UPDATE runs SET name = 'edited' WHERE id = :i"), {"i": changed})
+    engine.dispose()
+    before = _table_rows(_sqlite_url(target))
+    with pytest.raises(MigrationConflictError, match="different content") as caught:
+        migrate(small, target)
+    assert caught.value.run_ids == [changed]
+    capsys.readouterr()
+    assert main(["migrate", str(small), str(target)]) == 2
+    err = capsys.readouterr().err
+    assert changed[:12] in err and "nothing was copied" in err and "modelboard rm" in err
+    assert _table_rows(_sqlite_url(target)) == before
+
+
+def test_dry_run_lists_the_runs_and_writes_nothing(
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "target"
+    assert main(["migrate", str(small), str(target), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run: 6 of 6 runs would be copied" in out and "with_artifacts" in out
+    assert not target.exists()
+
+
+def test_running_runs_are_copied_with_a_warning_or_skipped(
+    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import modelboard as mb
+
+    tracker = mb.Tracker(small)
+    live = tracker.start_run("still_training")
+    live.log(step=0, loss=1.0)
+    live.flush()
+    try:
+        report = migrate(small, tmp_path / "skipping", skip_running=True)
+        assert report.skipped_running == [live.id] and report.copied == 6 and report.ok
+        capsys.readouterr()
+        assert main(["migrate", str(small), str(tmp_path / "copying")]) == 0
+        captured = capsys.readouterr()
+        assert "7 runs copied" in captured.out
+        assert "1 run(s) are still running" in captured.err
+        assert live.id in run_digests(tmp_path / "copying")
+    finally:
+        live.finish()
+        tracker.close()
+
+
+def test_a_source_older_than_this_modelboard_is_refused(tmp_path: Path) -> None:
+    from modelboard.store.engine import make_engine
+    from modelboard.store.migrations import create_schema_at_version
+
+    old = tmp_path / "old"
+    engine = make_engine(_sqlite_url(old))
+    create_schema_at_version(engine, 1)
+    engine.dispose()
+    with pytest.raises(MigrationError, match="schema version 1"):
+        migrate(old, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_artifact_row_that_leaves_its_run_folder_is_refused(small: Path, tmp_path: Path) -> None:
+    engine = create_engine(_sqlite_url(small))
+    with engine.begin() as conn:
+        run_id = conn.execute(text("SELECT id FROM runs LIMIT 1")).scalar_one()
+        conn.execute(
+            tables.artifacts.insert().values(
+                run_id=run_id, path="../../escape.txt", kind="file", size=1, created=0.0
+            )
+        )
+    engine.dispose()
+    with pytest.raises(MigrationError, match="leave the run's artifact folder"):
+        migrate(small, tmp_path / "target")
+    assert not list((tmp_path).glob("**/escape.txt"))
