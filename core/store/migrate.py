@@ -88,6 +88,8 @@ class _Spec:
     surrogate: str | None  # an autoincrement id column DST numbers itself
     columns: tuple[str, ...]  # the columns copied and hashed (the surrogate left out)
     order: tuple[str, ...]  # sort columns of the rows (in Python: collations differ)
+    types: tuple[Any, ...] = ()  # the column types of ``columns``
+    order_at: tuple[int, ...] = ()  # the places of ``order`` in ``columns``
 
     @property
     def name(self) -> str:
@@ -112,7 +114,9 @@ def _specs() -> list[_Spec]:
         pk = [c.name for c in table.primary_key.columns if c.name != surrogate]
         key = "id" if table is tables.runs else ("run_id" if "run_id" in table.c else None)
         order = tuple(pk) if pk and surrogate is None else columns
-        out.append(_Spec(table, key, surrogate, columns, order))
+        types = tuple(table.c[c].type for c in columns)
+        order_at = tuple(columns.index(c) for c in order)
+        out.append(_Spec(table, key, surrogate, columns, order, types, order_at))
     return out
 
 
@@ -141,23 +145,18 @@ def _canonical(value: Any, column_type: Any) -> Any:
 
 
 def _encode(spec: _Spec, row: Sequence[Any]) -> str:
-    types = [spec.table.c[name].type for name in spec.columns]
     return json.dumps(
-        [_canonical(v, t) for v, t in zip(row, types, strict=True)], separators=(",", ":")
+        [_canonical(v, t) for v, t in zip(row, spec.types, strict=True)], separators=(",", ":")
     )
 
 
 def _sort_key(spec: _Spec, row: Sequence[Any]) -> tuple[Any, ...]:
     """Rows sorted in Python by their primary key: SQL ORDER BY on text follows each
     database's collation, and SQLite's and PostgreSQL's differ."""
-    index = {name: i for i, name in enumerate(spec.columns)}
-    key = []
-    for c in spec.order:
-        value = row[index[c]]
-        key.append(
-            (True, "") if value is None else (False, _canonical(value, spec.table.c[c].type))
-        )
-    return tuple(key)
+    return tuple(
+        (True, "") if row[i] is None else (False, _canonical(row[i], spec.types[i]))
+        for i in spec.order_at
+    )
 
 
 # -- artifact files ---------------------------------------------------------------------------
@@ -488,6 +487,7 @@ class MigrationReport:
     verified_runs: int = 0
     mismatched: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
+    pending_journals: int = 0
     seconds: float = 0.0
 
     @property
@@ -511,6 +511,7 @@ class MigrationReport:
             "verified_runs": self.verified_runs,
             "mismatched": self.mismatched,
             "missing_files": self.missing_files,
+            "pending_journals": self.pending_journals,
             "ok": self.ok,
             "seconds": round(self.seconds, 3),
         }
@@ -583,6 +584,13 @@ def migrate(
     if _same_store(src_loc, dst_loc):
         raise MigrationError(f"source and destination are the same store ({src_loc.describe()})")
     report = MigrationReport(src_loc.describe(), dst_loc.describe(), dry_run)
+    report.pending_journals = _pending_journals(src_loc)
+    if report.pending_journals:
+        say(
+            f"warning: the source holds {report.pending_journals} journal file(s): writes its "
+            "database refused, not in it yet, so not copied. Open the source with a Tracker "
+            "(it replays them) and migrate again to copy them"
+        )
     src_engine = _open_source(src_loc)
     dst_engine: Engine | None = None
     try:
@@ -608,6 +616,15 @@ def migrate(
             dst_engine.dispose()
     report.seconds = time.monotonic() - started
     return report
+
+
+def _pending_journals(location: StoreLocation) -> int:
+    """Journal files beside SRC (``modelboard.store.journal``: always local)."""
+    try:
+        folder = Path(str(location.artifact_root)).parent / "journal"
+        return len(list(folder.glob("*.jsonl"))) if folder.is_dir() else 0
+    except OSError:
+        return 0
 
 
 def _protocols(fs: Any) -> tuple[str, ...]:
