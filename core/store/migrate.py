@@ -487,6 +487,7 @@ class MigrationReport:
     verified_runs: int = 0
     mismatched: list[str] = field(default_factory=list)
     missing_files: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)  # deleted from SRC during the migrate
     pending_journals: int = 0
     seconds: float = 0.0
 
@@ -511,6 +512,7 @@ class MigrationReport:
             "verified_runs": self.verified_runs,
             "mismatched": self.mismatched,
             "missing_files": self.missing_files,
+            "vanished": self.vanished,
             "pending_journals": self.pending_journals,
             "ok": self.ok,
             "seconds": round(self.seconds, 3),
@@ -598,6 +600,8 @@ def migrate(
         src_fs, src_root = _filesystem(source_artifacts or str(src_loc.artifact_root))
         dst_fs, dst_root = _filesystem(destination_artifacts or str(dst_loc.artifact_root))
         src_files, dst_files = _Files(src_fs, src_root), _Files(dst_fs, dst_root)
+        if not dry_run and "file" in _protocols(dst_fs):
+            Path(dst_root).mkdir(mode=0o700, parents=True, exist_ok=True)  # as a store makes it
         same_root = src_root == dst_root and set(_protocols(src_fs)) & set(_protocols(dst_fs))
         _run(
             report,
@@ -734,10 +738,16 @@ def _run(
     ids = [i for i, _n, _s in to_copy]
     copied_digests: dict[str, str] = {}
     last_said = time.monotonic()
-    for batch in _chunks(ids, batch_runs):
+    copied_ids: list[str] = []
+    done = 0
+    for chunk in _chunks(ids, batch_runs):
         with src.connect().execution_options(**{READ_ONLY: True}) as conn:
-            contents = _read_runs(conn, run_specs, batch)
-        for run_id, content in contents.items():
+            contents = _read_runs(conn, run_specs, chunk)
+        done += len(chunk)
+        batch = [i for i in chunk if contents[i][tables.runs.name]]  # deleted meanwhile: gone
+        report.vanished += [i for i in chunk if not contents[i][tables.runs.name]]
+        for run_id in batch:
+            content = contents[run_id]
             _count(src_counts, content)
             digests = {}
             for run, path in _artifact_paths(content):
@@ -753,14 +763,18 @@ def _run(
         except DBAPIError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
             raise MigrationError(
-                f"the destination refused the rows of runs {batch[0][:12]}..{batch[-1][:12]} "
+                f"the destination refused the rows of runs {chunk[0][:12]}..{chunk[-1][:12]} "
                 f"({reason}); that batch was not written, {report.copied} run(s) were. Fix the "
                 "cause and migrate again: it goes on where it stopped"
             ) from exc
         report.copied += len(batch)
-        if time.monotonic() - last_said >= _PROGRESS_EVERY_S or report.copied == len(ids):
+        copied_ids += batch
+        if time.monotonic() - last_said >= _PROGRESS_EVERY_S or done == len(ids):
             say(f"copied {report.copied}/{len(ids)} runs")
             last_said = time.monotonic()
+    ids = copied_ids
+    if report.vanished:
+        say(f"{len(report.vanished)} run(s) were deleted from the source while it was copied")
     if report.missing_files:
         say(
             f"warning: {len(report.missing_files)} artifact file(s) named in the source are "

@@ -195,7 +195,7 @@ def test_a_migrate_killed_with_sigkill_completes_when_restarted(
     target = tmp_path / "target"
     database = target / "modelboard.db"
     proc = subprocess.Popen(
-        [sys.executable, "-c", CLI, "migrate", str(source), str(target), "--batch-size", "10"],
+        [sys.executable, "-c", CLI, "migrate", str(source), str(target), "--batch-size", "2"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -263,6 +263,15 @@ def test_dry_run_lists_the_runs_and_writes_nothing(
     out = capsys.readouterr().out
     assert "dry run: 6 of 6 runs would be copied" in out and "with_artifacts" in out
     assert not target.exists()
+
+
+def test_artifacts_go_to_another_root_given_as_an_fsspec_url(small: Path, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    report = migrate(small, tmp_path / "target", destination_artifacts=f"file://{elsewhere}")
+    assert report.ok and report.copied == 6
+    assert _files(elsewhere) == _files(small / "artifacts") != {}
+    assert not (tmp_path / "target" / "artifacts").exists()
+    assert run_digests(tmp_path / "target", f"file://{elsewhere}") == run_digests(small)
 
 
 def test_running_runs_are_copied_with_a_warning_or_skipped(
