@@ -274,6 +274,62 @@ def test_artifacts_go_to_another_root_given_as_an_fsspec_url(small: Path, tmp_pa
     assert run_digests(tmp_path / "target", f"file://{elsewhere}") == run_digests(small)
 
 
+LATER_SCHEMA = """
+import json, sys
+from sqlalchemy import Column, Float, Integer, String, Table, Text, create_engine, select
+from modelboard.store import tables
+searches = Table("searches", tables.metadata, Column("id", String(32), primary_key=True),
+                 Column("created", Float))
+trials = Table("trials", tables.metadata, Column("search_id", String(32), primary_key=True),
+               Column("number", Integer, primary_key=True), Column("run_id", String(32)),
+               Column("state", String(16)))
+events = Table("search_events", tables.metadata, Column("id", Integer, primary_key=True),
+               Column("what", Text))
+tables.TABLES_BY_VERSION[2] = [*tables.TABLES_BY_VERSION[2], searches, trials, events]
+import modelboard as mb
+from modelboard.store.migrate import migrate
+src, dst = sys.argv[1], sys.argv[2]
+with mb.Tracker(src) as tracker:
+    ids = [tracker.start_run(f"trial-{i}").id for i in range(2)]
+engine = create_engine(f"sqlite:///{src}/modelboard.db")
+with engine.begin() as conn:
+    conn.execute(searches.insert(), [{"id": "s1", "created": 1.5}])
+    conn.execute(trials.insert(), [
+        {"search_id": "s1", "number": i, "run_id": ids[i] if i < 2 else None, "state": "x"}
+        for i in range(3)])
+    conn.execute(events.insert(), [{"what": f"e{i}"} for i in range(4)])
+first, second = migrate(src, dst), migrate(src, dst)
+rows = {}
+for url in (f"sqlite:///{src}/modelboard.db", f"sqlite:///{dst}/modelboard.db"):
+    with create_engine(url).connect() as conn:
+        rows[url] = [sorted(map(list, conn.execute(select(t.c.search_id, t.c.number,
+                     t.c.run_id)))) for t in (trials,)] + [
+                     sorted(r[0] for r in conn.execute(select(events.c.what)))]
+print(json.dumps({"counts": {c.table: [c.source, c.destination] for c in first.counts},
+                  "ok": first.ok and second.ok, "copied": [first.copied, second.copied],
+                  "loose": [first.loose_rows_copied, second.loose_rows_copied],
+                  "same": len(set(map(json.dumps, rows.values()))) == 1}))
+"""
+
+
+def test_tables_a_later_schema_adds_are_copied_too(tmp_path: Path) -> None:
+    # in a child process: the tables are added to the schema there only
+    done = subprocess.run(
+        [sys.executable, "-c", LATER_SCHEMA, str(tmp_path / "src"), str(tmp_path / "dst")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["ok"] and result["same"], result
+    assert result["copied"] == [2, 0]
+    assert result["loose"] == [1 + 1 + 4, 0]  # a search, a trial without a run, 4 events
+    counts = result["counts"]
+    assert counts["searches"] == [1, 1] and counts["trials"] == [3, 3]
+    assert counts["search_events"] == [4, 4]
+
+
 def test_running_runs_are_copied_with_a_warning_or_skipped(
     small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
