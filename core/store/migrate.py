@@ -324,15 +324,15 @@ def _digests(
     files: _Files,
     specs: Sequence[_Spec],
     ids: Sequence[str],
-    counts: dict[str, int],
+    counts: dict[str, dict[str, int]],
 ) -> dict[str, str]:
-    """Run hashes of ``ids``, read in chunks; ``counts`` gains the rows read per table."""
+    """Run hashes of ``ids``, read in chunks; ``counts`` gains each run's rows per table."""
     out: dict[str, str] = {}
     for chunk in _chunks(ids, _READ_CHUNK):
         with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             contents = _read_runs(conn, specs, chunk)
         for run_id, content in contents.items():
-            _count(counts, content)
+            counts[run_id] = _count(content)
             digests = {
                 path: _artifact_digest(files, _artifact_name(run, path))
                 for run, path in _artifact_paths(content)
@@ -355,9 +355,8 @@ def run_digests(store: str | os.PathLike[str], artifact_root: str | None = None)
         engine.dispose()
 
 
-def _count(counts: dict[str, int], content: _Content) -> None:
-    for name, rows in content.items():
-        counts[name] = counts.get(name, 0) + len(rows)
+def _count(content: _Content) -> dict[str, int]:
+    return {name: len(rows) for name, rows in content.items()}
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -670,8 +669,8 @@ def _run(
             dst_loose = {s.name: _loose_rows(conn, s) for s in _loose_specs(specs)}
 
     # 1. runs both stores hold: equal (present) or a conflict, which stops everything
-    src_counts: dict[str, int] = {}
-    dst_counts: dict[str, int] = {}
+    src_counts: dict[str, dict[str, int]] = {}  # by run, rows per table
+    dst_counts: dict[str, dict[str, int]] = {}
     overlap = [i for i, _n, _s in src_runs if i in dst_ids]
     if overlap:
         say(f"comparing {len(overlap)} run(s) the destination already holds")
@@ -748,7 +747,7 @@ def _run(
         report.vanished += [i for i in chunk if not contents[i][tables.runs.name]]
         for run_id in batch:
             content = contents[run_id]
-            _count(src_counts, content)
+            src_counts[run_id] = _count(content)
             digests = {}
             for run, path in _artifact_paths(content):
                 relative = _artifact_name(run, path)
@@ -793,8 +792,9 @@ def _run(
         dst_loose_after = {s.name: _loose_rows(conn, s) for s in _loose_specs(specs)}
     counts = []
     for spec in specs:
-        source_n = src_counts.get(spec.name, 0) + len(src_loose.get(spec.name, {}))
-        dest_n = dst_counts.get(spec.name, 0) + sum(
+        source_n = sum(src_counts[i].get(spec.name, 0) for i in checked)
+        source_n += len(src_loose.get(spec.name, {}))
+        dest_n = sum(dst_counts.get(i, {}).get(spec.name, 0) for i in checked) + sum(
             1
             for key, row in src_loose.get(spec.name, {}).items()
             if key in dst_loose_after[spec.name]

@@ -348,6 +348,15 @@ def test_running_runs_are_copied_with_a_warning_or_skipped(
         assert "7 runs copied" in captured.out
         assert "1 run(s) are still running" in captured.err
         assert live.id in run_digests(tmp_path / "copying")
+
+        # it trains on: its copy is now out of date, a conflict unless running runs are skipped
+        live.log(step=1, loss=0.5)
+        live.flush()
+        with pytest.raises(MigrationConflictError, match="--skip-running"):
+            migrate(small, tmp_path / "copying")
+        again = migrate(small, tmp_path / "copying", skip_running=True)
+        assert again.ok and again.skipped_running == [live.id], again.to_dict()
+        assert (again.copied, again.present) == (0, 6)
     finally:
         live.finish()
         tracker.close()
