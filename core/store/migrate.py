@@ -104,7 +104,8 @@ def _surrogate(table: Table) -> str | None:
 
 
 def _specs() -> list[_Spec]:
-    """Every table but ``modelboard_meta``, in foreign-key order (``runs`` before its rows)."""
+    """Every table but ``modelboard_meta``, in foreign-key order (a table before the tables
+    that refer to it)."""
     out = []
     for table in tables.metadata.sorted_tables:
         if table is tables.meta:
@@ -535,7 +536,7 @@ def _insert(conn: Connection, specs: Sequence[_Spec], contents: Iterable[_Conten
             batches[spec.name].extend(
                 dict(zip(spec.columns, row, strict=True)) for row in content[spec.name]
             )
-    for spec in specs:  # foreign-key order: runs first, then the tables that name them
+    for spec in specs:  # foreign-key order (none yet): one transaction, so order is free
         if batches[spec.name]:
             conn.execute(spec.table.insert(), batches[spec.name])
 

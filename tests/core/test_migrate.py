@@ -10,6 +10,7 @@ autoincrement ids of metrics and gradients aside) and every artifact file's byte
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import sys
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -181,50 +183,84 @@ def test_sqlite_to_postgresql_to_sqlite_round_trips_exactly(
     assert run_digests(tmp_path / "back") == run_digests(source)
 
 
-def _runs_in(database: Path) -> int:
-    with sqlite3.connect(database, timeout=60) as conn:
+def _runs_in(url: str) -> int:
+    """Runs in a store, 0 before its tables exist (a missing SQLite file is not created)."""
+    if url.startswith("sqlite") and not Path(url.removeprefix("sqlite:///")).exists():
+        return 0
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("SELECT count(*) FROM runs")).scalar_one())
+    except Exception:  # the migrate has not created the tables yet
+        return 0
+    finally:
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def _write_lock(url: str) -> Iterator[int]:
+    """Hold DST's lock on new runs (SQLite: the write lock; PostgreSQL: runs locked against
+    inserts), so a migrate stops inside its next batch; yields the runs DST holds."""
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url.removeprefix("sqlite:///"), timeout=60, isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
         try:
-            return int(conn.execute("SELECT count(*) FROM runs").fetchone()[0])
-        except sqlite3.OperationalError:  # not created yet
-            return 0
+            yield int(conn.execute("SELECT count(*) FROM runs").fetchone()[0])
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    engine = create_engine(url)
+    with engine.connect() as pg:
+        pg.execute(text("LOCK TABLE runs IN EXCLUSIVE MODE"))
+        yield int(pg.execute(text("SELECT count(*) FROM runs")).scalar_one())
+        pg.rollback()
+    engine.dispose()
 
 
+@contextlib.contextmanager
+def _destination(kind: str, tmp_path: Path) -> Iterator[tuple[str, str, list[str]]]:
+    """``(store argument, database URL, artifact options)`` of a new DST."""
+    if kind == "sqlite":
+        yield str(tmp_path / "target"), _sqlite_url(tmp_path / "target"), []
+        return
+    with new_pg_database() as url:
+        yield url, url, ["--dst-artifacts", str(tmp_path / "pg-artifacts")]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_migrate_killed_with_sigkill_completes_when_restarted(
-    source: Path, tmp_path: Path
+    source: Path, tmp_path: Path, kind: str
 ) -> None:
-    target = tmp_path / "target"
-    database = target / "modelboard.db"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CLI, "migrate", str(source), str(target), "--batch-size", "2"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 120
-    while not (database.exists() and _runs_in(database) > 0):
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        assert time.monotonic() < deadline, "the migrate wrote no run in 120 s"
-        time.sleep(0.01)
-    # hold DST's write lock so the migrate stops inside a batch, then kill it there
-    lock = sqlite3.connect(database, timeout=60, isolation_level=None)
-    lock.execute("BEGIN IMMEDIATE")
-    written = int(lock.execute("SELECT count(*) FROM runs").fetchone()[0])
-    os.kill(proc.pid, signal.SIGKILL)
-    assert proc.wait(timeout=60) == -signal.SIGKILL
-    lock.execute("ROLLBACK")
-    lock.close()
-    assert 0 < written < RUNS, f"the kill came after {written} runs"
+    with _destination(kind, tmp_path) as (target, url, options):
+        artifacts = Path(options[1]) if options else tmp_path / "target" / "artifacts"
+        command = [sys.executable, "-c", CLI, "migrate", str(source), target, *options]
+        proc = subprocess.Popen(
+            [*command, "--batch-size", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        deadline = time.monotonic() + 120
+        while _runs_in(url) == 0:
+            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+            assert time.monotonic() < deadline, "the migrate wrote no run in 120 s"
+            time.sleep(0.01)
+        with _write_lock(url) as written:  # the migrate waits inside a batch: kill it there
+            os.kill(proc.pid, signal.SIGKILL)
+            assert proc.wait(timeout=60) == -signal.SIGKILL
+        assert 0 < written < RUNS, f"the kill came after {written} runs"
 
-    # whole runs only: every run DST holds is complete (same hash as in SRC)
-    partial, full = run_digests(target), run_digests(source)
-    assert len(partial) == written
-    assert all(full[run_id] == digest for run_id, digest in partial.items())
+        # whole runs only: every run DST holds is complete (the same hash as in SRC)
+        full = run_digests(source)
+        partial = run_digests(target, str(artifacts))
+        assert len(partial) == written
+        assert all(full[run_id] == digest for run_id, digest in partial.items())
 
-    report = migrate(source, target)
-    assert report.ok, report.to_dict()
-    assert (report.copied, report.present) == (RUNS - written, written)
-    assert run_digests(target) == full
-    assert _table_rows(_sqlite_url(target)) == _table_rows(_sqlite_url(source))
-    assert _files(target / "artifacts") == _files(source / "artifacts")
+        restarted = subprocess.run(command, capture_output=True, text=True, timeout=240)
+        assert restarted.returncode == 0, restarted.stderr
+        assert f"{RUNS - written} runs copied, {written} already present" in restarted.stdout
+        assert "verify: ok" in restarted.stdout
+        assert run_digests(target, str(artifacts)) == full
+        assert _table_rows(url) == _table_rows(_sqlite_url(source))
+        assert _files(artifacts) == _files(source / "artifacts")
 
 
 @pytest.fixture
