@@ -75,7 +75,10 @@ def _print_text(report: Any) -> None:
             print(f"  {run_id}  {status:<9} {name}")
         return
     skipped = f", {len(report.skipped_running)} skipped (running)" if report.skipped_running else ""
-    print(f"{report.copied} runs copied, {report.present} already present{skipped}")
+    print(
+        f"{report.copied} runs copied, {report.present} already present{skipped} "
+        f"({report.seconds:.1f} s)"
+    )
     counts = ", ".join(
         f"{c.table} {c.source}" + ("" if c.equal else f" != {c.destination}") for c in report.counts
     )

@@ -326,10 +326,17 @@ def _digests(
     specs: Sequence[_Spec],
     ids: Sequence[str],
     counts: dict[str, dict[str, int]],
+    say: Progress | None = None,
+    what: str = "hashed",
 ) -> dict[str, str]:
-    """Run hashes of ``ids``, read in chunks; ``counts`` gains each run's rows per table."""
+    """Run hashes of ``ids``, read in chunks; ``counts`` gains each run's rows per table;
+    ``say`` hears how far it got about every second."""
     out: dict[str, str] = {}
+    last_said = time.monotonic()
     for chunk in _chunks(ids, _READ_CHUNK):
+        if say is not None and time.monotonic() - last_said >= _PROGRESS_EVERY_S:
+            say(f"{what} {len(out)}/{len(ids)} runs")
+            last_said = time.monotonic()
         with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             contents = _read_runs(conn, specs, chunk)
         for run_id, content in contents.items():
@@ -675,9 +682,11 @@ def _run(
     overlap = [i for i, _n, _s in src_runs if i in dst_ids]
     if overlap:
         say(f"comparing {len(overlap)} run(s) the destination already holds")
-    src_digests = _digests(src, src_files, run_specs, overlap, src_counts)
+    src_digests = _digests(src, src_files, run_specs, overlap, src_counts, say, "compared (source)")
     dst_digests = (
-        _digests(dst, dst_files, run_specs, overlap, dst_counts) if dst is not None else {}
+        _digests(dst, dst_files, run_specs, overlap, dst_counts, say, "compared (destination)")
+        if dst is not None
+        else {}
     )
     differing = [i for i in overlap if src_digests[i] != dst_digests[i]]
     if skip_running:
@@ -784,7 +793,7 @@ def _run(
     # 4. verification: DST read back, against what was read from SRC
     if ids:
         say(f"verifying {len(ids)} copied run(s)")
-    dst_digests.update(_digests(dst, dst_files, run_specs, ids, dst_counts))
+    dst_digests.update(_digests(dst, dst_files, run_specs, ids, dst_counts, say, "verified"))
     src_digests.update(copied_digests)
     checked = [i for i in overlap if i not in report.skipped_running] + ids
     report.verified_runs = len(checked)

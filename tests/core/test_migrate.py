@@ -118,6 +118,16 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def source_content(source: Path) -> dict[str, Any]:
+    """The source's rows, artifact files and run hashes, read once."""
+    return {
+        "rows": _table_rows(_sqlite_url(source)),
+        "files": _files(source / "artifacts"),
+        "digests": run_digests(source),
+    }
+
+
 def _table_rows(url: str) -> dict[str, Counter[str]]:
     """Every row of every table but the meta table, as a multiset of canonical JSON; the
     autoincrement ids of metrics and gradients are left out."""
@@ -144,25 +154,26 @@ def _sqlite_url(folder: Path) -> str:
     return f"sqlite:///{folder / 'modelboard.db'}"
 
 
-def test_source_holds_what_the_tests_need(source: Path) -> None:
-    rows = _table_rows(_sqlite_url(source))
+def test_source_holds_what_the_tests_need(source_content: dict[str, Any]) -> None:
+    rows = source_content["rows"]
     assert sum(rows["runs"].values()) == RUNS
     assert sum(rows["gradients"].values()) > 0 and sum(rows["artifacts"].values()) > 0
     assert any('"evaluation:val"' in r for r in rows["records"])
-    assert any(p.endswith("layer/w.bin") for p in _files(source / "artifacts"))
+    assert any(p.endswith("layer/w.bin") for p in source_content["files"])
+    assert len(set(source_content["digests"].values())) == RUNS
 
 
 def test_sqlite_to_postgresql_to_sqlite_round_trips_exactly(
-    source: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    source: Path,
+    source_content: dict[str, Any],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     with new_pg_database() as pg:
         pg_artifacts = tmp_path / "pg-artifacts"
-        started = time.perf_counter()
         there = migrate(source, pg, destination_artifacts=str(pg_artifacts))
-        seconds = time.perf_counter() - started
         assert there.ok and there.copied == RUNS and there.present == 0, there.to_dict()
         assert there.verified_runs == RUNS and not there.mismatched
-        print(f"1,000 runs SQLite -> PostgreSQL: {seconds:.1f} s")
 
         back = migrate(pg, tmp_path / "back", source_artifacts=str(pg_artifacts))
         assert back.ok and back.copied == RUNS, back.to_dict()
@@ -174,13 +185,13 @@ def test_sqlite_to_postgresql_to_sqlite_round_trips_exactly(
         assert code == 0, out
         assert f"0 runs copied, {RUNS} already present" in out
         assert "verify: ok" in out
-        assert _table_rows(pg) == _table_rows(_sqlite_url(source))
+        assert _table_rows(pg) == source_content["rows"]
 
     # exact: every row of every table and every artifact byte, compared without migrate's hash
-    assert _table_rows(_sqlite_url(tmp_path / "back")) == _table_rows(_sqlite_url(source))
-    assert _files(tmp_path / "back" / "artifacts") == _files(source / "artifacts")
-    assert _files(pg_artifacts) == _files(source / "artifacts")
-    assert run_digests(tmp_path / "back") == run_digests(source)
+    assert _table_rows(_sqlite_url(tmp_path / "back")) == source_content["rows"]
+    assert _files(tmp_path / "back" / "artifacts") == source_content["files"]
+    assert _files(pg_artifacts) == source_content["files"]
+    assert run_digests(tmp_path / "back") == source_content["digests"]
 
 
 def _runs_in(url: str) -> int:
@@ -230,7 +241,7 @@ def _destination(kind: str, tmp_path: Path) -> Iterator[tuple[str, str, list[str
 
 @pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_a_migrate_killed_with_sigkill_completes_when_restarted(
-    source: Path, tmp_path: Path, kind: str
+    source: Path, source_content: dict[str, Any], tmp_path: Path, kind: str
 ) -> None:
     with _destination(kind, tmp_path) as (target, url, options):
         artifacts = Path(options[1]) if options else tmp_path / "target" / "artifacts"
@@ -249,7 +260,7 @@ def test_a_migrate_killed_with_sigkill_completes_when_restarted(
         assert 0 < written < RUNS, f"the kill came after {written} runs"
 
         # whole runs only: every run DST holds is complete (the same hash as in SRC)
-        full = run_digests(source)
+        full = source_content["digests"]
         partial = run_digests(target, str(artifacts))
         assert len(partial) == written
         assert all(full[run_id] == digest for run_id, digest in partial.items())
@@ -259,8 +270,8 @@ def test_a_migrate_killed_with_sigkill_completes_when_restarted(
         assert f"{RUNS - written} runs copied, {written} already present" in restarted.stdout
         assert "verify: ok" in restarted.stdout
         assert run_digests(target, str(artifacts)) == full
-        assert _table_rows(url) == _table_rows(_sqlite_url(source))
-        assert _files(artifacts) == _files(source / "artifacts")
+        assert _table_rows(url) == source_content["rows"]
+        assert _files(artifacts) == source_content["files"]
 
 
 @pytest.fixture
@@ -298,6 +309,10 @@ def test_dry_run_lists_the_runs_and_writes_nothing(
     assert main(["migrate", str(small), str(target), "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "dry run: 6 of 6 runs would be copied" in out and "with_artifacts" in out
+    assert not target.exists()
+    assert main(["migrate", str(small), str(target), "--dry-run", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["dry_run"] and len(report["to_copy"]) == 6 and report["copied"] == 0
     assert not target.exists()
 
 
