@@ -86,7 +86,7 @@ def _print_text(report: Any) -> None:
     verdict = "ok" if report.ok else "MISMATCH"
     print(f"verify: {verdict}: rows {counts}; {equal} of {report.verified_runs} run hashes equal")
     for run_id in report.mismatched[:10]:
-        print(f"  differs: {run_id}")
+        print(f"  differs: {run_id} ({report.mismatch_kinds.get(run_id, 'rows')})")
 
 
 def run(args: argparse.Namespace) -> int:

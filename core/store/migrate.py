@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from sqlalchemy import Boolean, Connection, Float, Integer, Table, delete, select
 from sqlalchemy.engine import Engine, make_url
@@ -237,12 +237,30 @@ class _Files:
         """The files of an artifact relative to it ('' for a plain file); None if missing."""
         path = self.full(relative)
         if self.fs.isfile(path):
+            self._check_confined(relative, [""])
             return [""]
         if self.fs.isdir(path):
             prefix = path.rstrip("/") + "/"
             found = [str(p) for p in self.fs.find(path)]
-            return sorted(p[len(prefix) :] if p.startswith(prefix) else p for p in found)
+            members = sorted(p[len(prefix) :] if p.startswith(prefix) else p for p in found)
+            self._check_confined(relative, members)
+            return members
         return None
+
+    def _check_confined(self, relative: str, members: Sequence[str]) -> None:
+        """On a local disk, links must not lead out of the run's folder (a file elsewhere
+        would be copied into DST)."""
+        if "file" not in _protocols(self.fs):
+            return
+        base = os.path.realpath(self.full(relative.split("/", 1)[0]))
+        for member in members:
+            real = os.path.realpath(self.full(_join(relative, member)))
+            if real != base and not real.startswith(base + os.sep):
+                raise MigrationError(
+                    f"artifact {_join(relative, member)} under {self.root} is a link that leads "
+                    f"out of its run's folder (to {real}); refusing to copy it. Replace the "
+                    "link by the file itself and migrate again"
+                )
 
 
 def _join(relative: str, member: str) -> str:
@@ -309,15 +327,31 @@ def _artifact_paths(content: _Content) -> list[tuple[str, str]]:
     return [(row[run_at], row[path_at]) for row in content.get(tables.artifacts.name, [])]
 
 
-def _run_digest(specs: Sequence[_Spec], content: _Content, files: dict[str, str]) -> str:
+class _Digest(NamedTuple):
+    """A run's hash in two parts, so a difference can be told: rows or artifact files."""
+
+    rows: str
+    files: str
+
+    @property
+    def full(self) -> str:
+        return hashlib.sha256(f"{self.rows}:{self.files}".encode()).hexdigest()
+
+    def difference(self, other: _Digest | None) -> str:
+        if other is None:
+            return "missing"
+        return "rows" if self.rows != other.rows else "artifact files"
+
+
+def _run_digest(specs: Sequence[_Spec], content: _Content, files: dict[str, str]) -> _Digest:
     h = hashlib.sha256()
     for spec in sorted(specs, key=lambda s: s.name):
         h.update(json.dumps([spec.name, spec.columns]).encode())
         for row in content[spec.name]:
             h.update(_encode(spec, row).encode())
             h.update(b"\n")
-    h.update(json.dumps(sorted(files.items())).encode())
-    return h.hexdigest()
+    listing = json.dumps(sorted(files.items())).encode()
+    return _Digest(h.hexdigest(), hashlib.sha256(listing).hexdigest())
 
 
 def _digests(
@@ -328,10 +362,10 @@ def _digests(
     counts: dict[str, dict[str, int]],
     say: Progress | None = None,
     what: str = "hashed",
-) -> dict[str, str]:
+) -> dict[str, _Digest]:
     """Run hashes of ``ids``, read in chunks; ``counts`` gains each run's rows per table;
     ``say`` hears how far it got about every second."""
-    out: dict[str, str] = {}
+    out: dict[str, _Digest] = {}
     last_said = time.monotonic()
     for chunk in _chunks(ids, _READ_CHUNK):
         if say is not None and time.monotonic() - last_said >= _PROGRESS_EVERY_S:
@@ -358,7 +392,8 @@ def run_digests(store: str | os.PathLike[str], artifact_root: str | None = None)
         with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             ids = [r[0] for r in conn.execute(select(tables.runs.c.id))]
         fs, root = _filesystem(artifact_root or str(location.artifact_root))
-        return _digests(engine, _Files(fs, root), specs, ids, {})
+        digests = _digests(engine, _Files(fs, root), specs, ids, {})
+        return {run_id: digest.full for run_id, digest in digests.items()}
     finally:
         engine.dispose()
 
@@ -493,6 +528,7 @@ class MigrationReport:
     counts: list[TableCount] = field(default_factory=list)
     verified_runs: int = 0
     mismatched: list[str] = field(default_factory=list)
+    mismatch_kinds: dict[str, str] = field(default_factory=dict)  # rows, artifact files
     missing_files: list[str] = field(default_factory=list)
     vanished: list[str] = field(default_factory=list)  # deleted from SRC during the migrate
     pending_journals: int = 0
@@ -517,7 +553,7 @@ class MigrationReport:
             "loose_rows_copied": self.loose_rows_copied,
             "counts": {c.table: [c.source, c.destination] for c in self.counts},
             "verified_runs": self.verified_runs,
-            "mismatched": self.mismatched,
+            "mismatched": self.mismatch_kinds,
             "missing_files": self.missing_files,
             "vanished": self.vanished,
             "pending_journals": self.pending_journals,
@@ -555,11 +591,19 @@ def _remove_leftovers(conn: Connection, specs: Sequence[_Spec], ids: Sequence[st
             conn.execute(delete(spec.table).where(spec.table.c.run_id.in_(list(ids))))
 
 
-def _conflict_message(ids: Sequence[str], running: set[str], dst: str) -> str:
+def _conflict_message(
+    ids: Sequence[str], files_only: Sequence[str], running: set[str], dst: str, files: _Files
+) -> str:
     shown = ", ".join(i[:12] for i in ids[:5]) + (", ..." if len(ids) > 5 else "")
     hint = ""
     if running & set(ids):
         hint = " Some are still running in the source: --skip-running leaves them out."
+    if files_only:
+        hint += (
+            f" For {len(files_only)} of them only the artifact files differ or are missing at "
+            f"the destination's artifact root {files.root} (copied before to another "
+            "--dst-artifacts?)."
+        )
     return (
         f"{len(ids)} run(s) exist in both stores with different content ({shown}); nothing "
         f"was copied.{hint} To replace DST's copy, delete it there (modelboard rm --store "
@@ -701,8 +745,10 @@ def _run(
     ]
     if differing or loose_conflicts:
         if differing:
+            files_only = [i for i in differing if src_digests[i].rows == dst_digests[i].rows]
             raise MigrationConflictError(
-                _conflict_message(differing, running, report.destination), differing
+                _conflict_message(differing, files_only, running, report.destination, dst_files),
+                differing,
             )
         raise MigrationConflictError(
             f"{len(loose_conflicts)} row(s) exist in both stores with different content "
@@ -745,7 +791,7 @@ def _run(
                 )
                 report.loose_rows_copied += len(rows)
     ids = [i for i, _n, _s in to_copy]
-    copied_digests: dict[str, str] = {}
+    copied_digests: dict[str, _Digest] = {}
     last_said = time.monotonic()
     copied_ids: list[str] = []
     done = 0
@@ -798,6 +844,9 @@ def _run(
     checked = [i for i in overlap if i not in report.skipped_running] + ids
     report.verified_runs = len(checked)
     report.mismatched = [i for i in checked if src_digests[i] != dst_digests.get(i)]
+    report.mismatch_kinds = {
+        i: src_digests[i].difference(dst_digests.get(i)) for i in report.mismatched
+    }
     with dst.connect().execution_options(**{READ_ONLY: True}) as conn:
         dst_loose_after = {s.name: _loose_rows(conn, s) for s in _loose_specs(specs)}
     counts = []

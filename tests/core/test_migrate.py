@@ -302,6 +302,18 @@ def test_a_different_run_with_the_same_id_is_a_conflict_that_loses_nothing(
     assert _table_rows(_sqlite_url(target)) == before
 
 
+def test_artifact_files_missing_in_dst_are_named_as_the_difference(
+    small: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "target"
+    migrate(small, target)
+    (copied,) = (target / "artifacts").glob("*/notes.txt")
+    copied.unlink()
+    with pytest.raises(MigrationConflictError, match="only the artifact files differ") as caught:
+        migrate(small, target)
+    assert caught.value.run_ids == [copied.parent.name]
+
+
 def test_dry_run_lists_the_runs_and_writes_nothing(
     small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -439,3 +451,17 @@ def test_an_artifact_row_that_leaves_its_run_folder_is_refused(small: Path, tmp_
     with pytest.raises(MigrationError, match="leave the run's artifact folder"):
         migrate(small, tmp_path / "target")
     assert not list((tmp_path).glob("**/escape.txt"))
+
+
+def test_an_artifact_link_that_leads_out_of_its_run_folder_is_refused(
+    small: Path, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not an artifact")
+    (run_folder,) = [p for p in (small / "artifacts").iterdir() if (p / "notes.txt").exists()]
+    (run_folder / "notes.txt").unlink()
+    (run_folder / "notes.txt").symlink_to(secret)
+    with pytest.raises(MigrationError, match="link that leads out of its run's folder"):
+        migrate(small, tmp_path / "target")
+    copied = tmp_path / "target" / "artifacts" / run_folder.name / "notes.txt"
+    assert not copied.exists()
