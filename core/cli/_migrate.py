@@ -112,7 +112,8 @@ def run(args: argparse.Namespace) -> int:
         )
     except (ModelboardError, SQLAlchemyError, ValueError, OSError) as exc:
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        print(f"modelboard migrate: error: {text[0] if text else exc!r}", file=sys.stderr)
+        message = text[0] if text else type(exc).__name__
+        print(f"modelboard migrate: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: whole runs only were written; migrate again to go on", file=sys.stderr)

@@ -44,6 +44,7 @@ from modelboard.store.artifact_paths import is_run_id
 from modelboard.store.engine import READ_ONLY, make_engine
 from modelboard.store.location import StoreLocation, resolve_location
 from modelboard.store.migrations import check_schema, ensure_schema, read_schema_version
+from modelboard.store.tables import STORE_SCHEMA_VERSION
 
 __all__ = [
     "MigrationError",
@@ -451,15 +452,16 @@ def _open_source(location: StoreLocation) -> Engine:
         raise MigrationError(f"no modelboard store at {location.describe()} (the source)")
     engine = make_engine(location.url, create=False)
     try:
+        with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
+            version = read_schema_version(conn)
+        if version is not None and version < STORE_SCHEMA_VERSION:
+            raise MigrationError(
+                f"the source store at {location.describe()} has schema version {version}, "
+                f"older than this modelboard's {STORE_SCHEMA_VERSION}, and migrate never writes "
+                "to its source: upgrade it by opening it once with this modelboard "
+                "(mb.Tracker(SRC)), then migrate again"
+            )
         check_schema(engine, location.describe())
-    except StoreUnavailableError as exc:
-        engine.dispose()
-        raise MigrationError(
-            f"source: {exc}. A source older than this modelboard is not upgraded by migrate: "
-            "open it once with this modelboard (mb.Tracker(SRC)) and migrate again"
-            if "needs migrating" in str(exc)
-            else f"source: {exc}"
-        ) from exc
     except (OperationalError, InterfaceError, DatabaseError) as exc:
         engine.dispose()
         raise _unavailable(location, exc) from exc
