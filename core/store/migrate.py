@@ -666,6 +666,7 @@ def migrate(
             skip_running=skip_running,
             batch_runs=batch_runs,
             say=say,
+            dst_name=dst_loc.describe() if "://" in os.fspath(destination) else str(destination),
         )
     finally:
         src_engine.dispose()
@@ -700,6 +701,7 @@ def _run(
     skip_running: bool,
     batch_runs: int,
     say: Progress,
+    dst_name: str,
 ) -> None:
     specs = _specs()
     run_specs = _run_specs(specs)
@@ -749,7 +751,7 @@ def _run(
         if differing:
             files_only = [i for i in differing if src_digests[i].rows == dst_digests[i].rows]
             raise MigrationConflictError(
-                _conflict_message(differing, files_only, running, report.destination, dst_files),
+                _conflict_message(differing, files_only, running, dst_name, dst_files),
                 differing,
             )
         raise MigrationConflictError(

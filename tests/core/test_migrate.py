@@ -298,7 +298,8 @@ def test_a_different_run_with_the_same_id_is_a_conflict_that_loses_nothing(
     capsys.readouterr()
     assert main(["migrate", str(small), str(target)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("modelboard migrate: error: 1 run(s) exist in both stores"), err
+    assert "\nmodelboard migrate: error: 1 run(s) exist in both stores" in err, err
+    assert f"modelboard rm --store {target} RUN" in err
     assert changed[:12] in err and "nothing was copied" in err and "modelboard rm" in err
     assert _table_rows(_sqlite_url(target)) == before
 
