@@ -84,9 +84,8 @@ def _copy_rows(folder: Path, templates: list[str], total: int) -> None:
         for n in range(total - len(templates)):
             template = templates[n % len(templates)]
             new_id = uuid.uuid4().hex
-            run = dict(runs[template], id=new_id, name=f"{runs[template]['name']}-{n}")
+            run = dict(runs[template], id=new_id)
             run["record"] = run["record"].replace(template, new_id)
-            run["created"] = run["created"] + n
             new_runs.append(run)
             for t in run_tables:
                 for row in rows[t.name][template]:
