@@ -1,5 +1,5 @@
 """The ``modelboard`` command line: ``ls``, ``show``, ``compare``, ``export``, ``rm``, ``gc``,
-``demo``.
+``demo``, ``ui``, ``report`` and ``migrate`` (copy a store into another one, then verify).
 
 ``show`` prints every record of a run and its leaderboard columns as ``ls`` reads them;
 ``compare`` prints a summary of what a person compares (``--all``: every field of every record).
@@ -131,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     from modelboard.ui.cli import add_commands
 
     add_commands(sub, common)  # ui, report
+    from modelboard.cli import _migrate
+
+    _migrate.add_commands(sub, common)  # migrate
     return parser
 
 
@@ -149,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from modelboard.ui.cli import run
 
         return run(args)
+    if args.command == "migrate":
+        from modelboard.cli import _migrate
+
+        return _migrate.run(args)
     from modelboard.cli._commands import run_command
 
     return run_command(args)
