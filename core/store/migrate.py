@@ -31,18 +31,19 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from sqlalchemy import Boolean, Connection, Float, Integer, Table, delete, select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DatabaseError, DBAPIError, InterfaceError, OperationalError
 
-from modelboard.errors import ModelboardError, StoreUnavailableError
+from modelboard.errors import ArtifactPathError, ModelboardError, StoreUnavailableError
 from modelboard.store import tables
-from modelboard.store.artifact_paths import is_run_id
+from modelboard.store.artifact_paths import check_artifact_name, is_run_id
+from modelboard.store.artifact_store import ArtifactStoreError, artifact_filesystem
 from modelboard.store.engine import READ_ONLY, make_engine
-from modelboard.store.location import StoreLocation, resolve_location
+from modelboard.store.location import StoreLocation, is_remote_url, resolve_location
 from modelboard.store.migrations import check_schema, ensure_schema, read_schema_version
 from modelboard.store.tables import STORE_SCHEMA_VERSION
 
@@ -200,30 +201,28 @@ def _filesystem(root: str) -> tuple[Any, str]:
     if "://" not in root:
         root = str(Path(root).expanduser().resolve())
     try:
-        fs, path = url_to_fs(root)
-    except (ImportError, ValueError) as exc:
+        if is_remote_url(root):  # with MODELBOARD_ARTIFACT_OPTIONS, as the store opens it
+            fs, path = artifact_filesystem(root)
+        else:
+            fs, path = url_to_fs(root)
+    except (ImportError, ValueError, ArtifactStoreError) as exc:
         raise MigrationError(f"cannot open artifact root {root}: {exc}") from exc
     return fs, str(path).rstrip("/")
 
 
 def _artifact_name(run_id: str, name: str) -> str:
     """``<run_id>/<name>`` when both stay inside the run's folder; ``MigrationError`` else."""
-    parts = PurePosixPath(str(name).replace("\\", "/")).parts
-    bad = (
-        not is_run_id(run_id)
-        or not name
-        or "\x00" in name
-        or str(name).startswith(("/", "\\"))
-        or (len(name) > 1 and name[1] == ":")
-        or ".." in parts
-    )
-    if bad:
+    try:
+        if not is_run_id(run_id):
+            raise ArtifactPathError(f"{run_id!r:.40} is not a run id")
+        relative = check_artifact_name(name)
+    except ArtifactPathError as exc:
         raise MigrationError(
             f"the source store names artifact {name!r:.120} of run {run_id!r:.40}, which would "
-            "leave the run's artifact folder; the store may have been edited by hand. Nothing "
-            "of that batch was copied; remove the row (modelboard rm) and migrate again"
-        )
-    return f"{run_id}/{'/'.join(p for p in parts if p not in ('', '.'))}"
+            f"leave the run's artifact folder ({exc}); the store may have been edited by hand. "
+            "Nothing of that batch was copied; remove the row (modelboard rm) and migrate again"
+        ) from None
+    return f"{run_id}/{relative}"
 
 
 @dataclass
@@ -392,7 +391,7 @@ def run_digests(store: str | os.PathLike[str], artifact_root: str | None = None)
         specs = _run_specs(_specs())
         with engine.connect().execution_options(**{READ_ONLY: True}) as conn:
             ids = [r[0] for r in conn.execute(select(tables.runs.c.id))]
-        fs, root = _filesystem(artifact_root or str(location.artifact_root))
+        fs, root = _filesystem(artifact_root or location.artifact_url)
         digests = _digests(engine, _Files(fs, root), specs, ids, {})
         return {run_id: digest.full for run_id, digest in digests.items()}
     finally:
@@ -650,8 +649,8 @@ def migrate(
     dst_engine: Engine | None = None
     try:
         dst_engine = _open_destination(dst_loc, create=not dry_run)
-        src_fs, src_root = _filesystem(source_artifacts or str(src_loc.artifact_root))
-        dst_fs, dst_root = _filesystem(destination_artifacts or str(dst_loc.artifact_root))
+        src_fs, src_root = _filesystem(source_artifacts or src_loc.artifact_url)
+        dst_fs, dst_root = _filesystem(destination_artifacts or dst_loc.artifact_url)
         src_files, dst_files = _Files(src_fs, src_root), _Files(dst_fs, dst_root)
         if not dry_run and "file" in _protocols(dst_fs):
             Path(dst_root).mkdir(mode=0o700, parents=True, exist_ok=True)  # as a store makes it
@@ -679,7 +678,7 @@ def migrate(
 def _pending_journals(location: StoreLocation) -> int:
     """Journal files beside SRC (``modelboard.store.journal``: always local)."""
     try:
-        folder = Path(str(location.artifact_root)).parent / "journal"
+        folder = location.journal_folder
         return len(list(folder.glob("*.jsonl"))) if folder.is_dir() else 0
     except OSError:
         return 0

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"modelboard {args.command}: error: {exc}\n{exc.pointer()}", file=sys.stderr)
             return 2
         text = str(exc).strip().splitlines()
-        print(f"modelboard {args.command}: error: {text[0] if text else exc!r}", file=sys.stderr)
+        print(f"modelboard {args.command}: error: {text[0] if text else repr(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -348,3 +348,42 @@ def test_any_fsspec_url_is_a_root_and_gc_leaves_no_empty_folders(
     assert json.loads(out)["removed"] == []  # no empty folder is left to find again
     code, _, _ = _cli(capsys, "rm", run.id, "--yes", "--store", store)
     assert code == 0 and memory.ls(path, detail=False) == []
+
+
+def test_migrate_moves_local_artifacts_into_the_bucket_and_back(
+    endpoint: str, bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``modelboard migrate`` copies a local store's files into s3 and back, byte for byte."""
+    from modelboard.store.migrate import migrate, run_digests
+
+    monkeypatch.delenv("MODELBOARD_ARTIFACT_ROOT")  # the source keeps its files on disk
+    local = tmp_path / "local"
+    notes = tmp_path / "notes.txt"
+    notes.write_text("trained on digits\n")
+    with mb.Tracker(local, announce=False) as tracker, tracker.start_run("with-files") as run:
+        run.log(epoch=0, loss=0.5)
+        run.log_artifact(notes)
+        run.log_artifact(notes, name="nested/copy.txt")
+    files = {
+        p.relative_to(local / "artifacts").as_posix(): p.read_bytes()
+        for p in (local / "artifacts").rglob("*")
+        if p.is_file()
+    }
+    assert len(files) == 2
+
+    remote = f"s3://{bucket}/{PREFIX}"
+    first = migrate(local, tmp_path / "copy", destination_artifacts=remote)
+    assert first.ok and first.copied == 1
+    objects = _objects(endpoint, bucket)
+    assert {key.removeprefix(f"{PREFIX}/"): body for key, body in objects.items()} == files
+    assert migrate(local, tmp_path / "copy", destination_artifacts=remote).copied == 0
+    assert run_digests(tmp_path / "copy", remote) == run_digests(local)
+
+    back = migrate(tmp_path / "copy", tmp_path / "back", source_artifacts=remote)
+    assert back.ok and back.copied == 1
+    returned = {
+        p.relative_to(tmp_path / "back" / "artifacts").as_posix(): p.read_bytes()
+        for p in (tmp_path / "back" / "artifacts").rglob("*")
+        if p.is_file()
+    }
+    assert returned == files
