@@ -57,6 +57,8 @@ class Tracker:
     """The entry point: ``mb.Tracker()`` opens ``./.modelboard`` (or ``MODELBOARD_URI``).
 
     ``store`` is a folder or an SQLAlchemy URL (``postgresql+psycopg://...``).
+    ``artifact_root`` (default ``MODELBOARD_ARTIFACT_ROOT``, else beside the store) is a folder
+    or an fsspec URL such as ``s3://bucket/prefix`` (docs/artifacts.md).
     ``heartbeat_timeout`` (default 30 s, or ``MODELBOARD_HEARTBEAT_TIMEOUT``) is how long a run
     may go without a heartbeat before it reads as ``crashed``. ``read_only=True`` opens an
     existing store without creating, migrating or writing anything (what ``modelboard ls``,
