@@ -69,7 +69,7 @@ def parallel_coordinates(
     finished = [t.value for t in shown if t.status == "finished" and t.value is not None]
     low, high = (min(finished), max(finished)) if finished else (0.0, 1.0)
     cmap = plt.get_cmap("viridis" if mode == "max" else "viridis_r")
-    fig, ax = plt.subplots(figsize=(1.8 * len(axes_names) + 1.5, 4.2))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.8 * len(axes_names) + 1.5), 4.2))
     xs = list(range(len(axes_names)))
     for row, trial in enumerate(shown):
         ys = [placed[col][0][row] for col in xs]
