@@ -134,7 +134,7 @@ def ls_search(args: argparse.Namespace) -> int:
     from modelboard.cli._commands import _console, _print_json, open_tracker
     from modelboard.cli.render import rows_table
     from modelboard.experiments.claims import trial_rows
-    from modelboard.experiments.search import best_trial
+    from modelboard.experiments.search_run import best_trial
 
     tracker = open_tracker(args.store)
     search_run = tracker.store.get_run(args.search)

@@ -8,7 +8,7 @@ summarised on the search run (best trial, its value, a parallel-coordinates plot
 
 from __future__ import annotations
 
-from modelboard.experiments.search import SearchResult, search
+from modelboard.experiments.search_run import SearchResult, search
 from modelboard.experiments.trial_run import TrialPruned, TrialRun
 from modelboard.experiments.worker import FileFunction
 
