@@ -109,7 +109,6 @@ def _run_workers(
     if parallel == 1:
         work(tracker, config, train_fn)
         return
-    _check_importable(train_fn)
     context = multiprocessing.get_context("spawn")
     processes = [
         context.Process(target=worker_main, args=(config, train_fn), name=f"modelboard-worker-{i}")
@@ -249,6 +248,8 @@ def search(
         raise ValueError(f"parallel must be a whole number of processes >= 1; got {parallel!r}")
     if not callable(train_fn):
         raise TypeError(f"train_fn must be a function train_fn(params, run); got {train_fn!r}")
+    if parallel > 1:
+        _check_importable(train_fn)  # before anything is stored
     own_tracker = tracker is None
     tracker = Tracker() if own_tracker else tracker
     try:

@@ -95,6 +95,9 @@ class TrialRun(Run):
         self._latest = (int(epoch), value)
         if self.prune == "median" and self.should_prune():
             self.pruned_at = int(epoch)
+            ran = len(self._epochs_seen)  # the epoch just logged ran: count it before stopping
+            if self.network is not None and (self.network.epochs_run or 0) < ran:
+                self.update_network(epochs_run=ran)
             raise TrialPruned(
                 f"trial {self.index}: {self.metric}={value:.6g} at epoch {epoch} is worse than "
                 "the median of the finished trials (prune='median')"

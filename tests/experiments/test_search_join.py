@@ -17,8 +17,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-import pytest
-
 import modelboard as mb
 from modelboard.experiments.claims import trial_rows
 

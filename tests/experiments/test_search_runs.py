@@ -150,3 +150,29 @@ def test_the_cli_says_what_is_wrong_with_a_file(
         plain.finish()
     assert main(["ls", "--store", str(run_store), "--search", plain.id]) == 2
     assert "is not a search run" in capsys.readouterr().err
+
+
+def test_bad_arguments_say_what_to_pass(tracker: mb.Tracker) -> None:
+    space = {"quality": [0.5]}
+    with pytest.raises(TypeError, match="cannot be sent there"):
+        mb.search(lambda p, r: 1.0, space, n_trials=1, parallel=2, tracker=tracker)
+    with pytest.raises(ValueError, match="mode must be 'max' or 'min'"):
+        mb.search(train_quality, space, n_trials=1, mode="best", tracker=tracker)
+    with pytest.raises(ValueError, match="prune must be None or 'median'"):
+        mb.search(train_quality, space, n_trials=1, prune="hyperband", tracker=tracker)
+    plain = tracker.start_run("plain")
+    plain.finish()
+    with pytest.raises(ValueError, match="is not a search run"):
+        mb.search(train_quality, join=plain.id, tracker=tracker)
+    # nothing was started by the refused calls
+    assert [r.name for r in tracker.runs()] == ["plain"]
+
+
+def test_a_joining_call_returns_the_search_so_far(tracker: mb.Tracker) -> None:
+    first = mb.search(
+        train_quality, {"quality": [0.2, 0.6]}, strategy="grid", metric="score", tracker=tracker
+    )
+    again = mb.search(train_quality, join=first.search_id[:10], tracker=tracker)
+    assert again.search_id == first.search_id and again.best_index == 1
+    assert again.best_value == pytest.approx(1.8) and again.counts() == {"finished": 2}
+    assert len(tracker.store.list_runs(parent_id=first.search_id)) == 2  # nothing ran twice
