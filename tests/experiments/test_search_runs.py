@@ -176,3 +176,13 @@ def test_a_joining_call_returns_the_search_so_far(tracker: mb.Tracker) -> None:
     assert again.search_id == first.search_id and again.best_index == 1
     assert again.best_value == pytest.approx(1.8) and again.counts() == {"finished": 2}
     assert len(tracker.store.list_runs(parent_id=first.search_id)) == 2  # nothing ran twice
+
+
+def test_deleting_a_search_run_deletes_its_trial_rows(tracker: mb.Tracker) -> None:
+    result = mb.search(
+        train_quality, {"quality": [0.2, 0.6]}, strategy="grid", metric="score", tracker=tracker
+    )
+    assert len(trial_rows(tracker.store.engine, result.search_id)) == 2
+    tracker.delete(result.search_id)
+    assert trial_rows(tracker.store.engine, result.search_id) == []
+    assert len(tracker.store.list_runs(parent_id=result.search_id)) == 2  # the trial runs stay
