@@ -182,6 +182,6 @@ def ls_search(args: argparse.Namespace) -> int:
         console.print("no trial finished with a value yet")
     else:
         console.print(
-            f"best: trial {best.index} (run {(best.run_id or '')[:8]}) {metric}={best.value}"
+            f"best: trial {best.index} (run {(best.run_id or '')[:8]}) {metric}={best.value:.6g}"
         )
     return 0
