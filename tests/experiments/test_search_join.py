@@ -74,7 +74,14 @@ def _wait_for(what: str, check, procs, timeout: float = 90.0):  # type: ignore[n
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def _start_two(tracker: mb.Tracker, store: str, job: Path):  # type: ignore[no-untyped-def]
+def _started_pids(ran: Path) -> set[int]:
+    """The processes whose train_fn has begun a trial (its run exists by then)."""
+    if not ran.exists():
+        return set()
+    return {int(line.split()[1]) for line in ran.read_text().splitlines() if line.strip()}
+
+
+def _start_two(tracker: mb.Tracker, store: str, job: Path, ran: Path):  # type: ignore[no-untyped-def]
     first = _worker(store, job)
     procs = [first]
     search_id = _wait_for(
@@ -88,14 +95,16 @@ def _start_two(tracker: mb.Tracker, store: str, job: Path):  # type: ignore[no-u
     procs.append(second)
 
     def two_running() -> dict[int, str] | None:
+        if _started_pids(ran) != {first.pid, second.pid}:
+            return None  # both train_fn calls must have begun: mid-trial, run created
         running = {
             t.index: t.worker or ""
             for t in trial_rows(tracker.store.engine, search_id)
-            if t.status == "running"
+            if t.status == "running" and t.run_id is not None
         }
         return running if len(set(running.values())) == 2 else None
 
-    running = _wait_for("both workers to hold a trial", two_running, procs)
+    running = _wait_for("both workers to be inside a trial", two_running, procs)
     return search_id, first, second, running
 
 
@@ -106,7 +115,7 @@ def _pid(worker: str) -> int:
 def test_two_joined_workers_never_run_the_same_trial(any_store: str, tmp_path: Path) -> None:
     job, go, ran = _job(tmp_path, trials=6)
     with mb.Tracker(any_store, announce=False) as tracker:
-        search_id, first, second, running = _start_two(tracker, any_store, job)
+        search_id, first, second, running = _start_two(tracker, any_store, job, ran)
         assert {_pid(w) for w in running.values()} == {first.pid, second.pid}
         go.touch()
         for proc in (first, second):
@@ -126,8 +135,10 @@ def test_two_joined_workers_never_run_the_same_trial(any_store: str, tmp_path: P
 
 def test_a_killed_worker_has_its_trial_taken_again(any_store: str, tmp_path: Path) -> None:
     job, go, ran = _job(tmp_path, trials=4)
-    with mb.Tracker(any_store, announce=False, heartbeat_timeout=STALE) as tracker:
-        search_id, first, second, running = _start_two(tracker, any_store, job)
+    # reads a run as crashed 1 s after its last heartbeat: the killed attempt's run stopped
+    # beating when it was killed, and the retake came at least STALE - 0.5 s after that
+    with mb.Tracker(any_store, announce=False, heartbeat_timeout=1.0) as tracker:
+        search_id, first, second, running = _start_two(tracker, any_store, job, ran)
         (killed_index,) = [i for i, w in running.items() if _pid(w) == second.pid]
         second.send_signal(signal.SIGKILL)
         second.wait(timeout=30)
