@@ -188,6 +188,18 @@ def _finish_search(run: Any, result: SearchResult) -> None:
             "trials_pruned": counts.get("pruned", 0),
         }
     )
+    left = counts.get("open", 0) + counts.get("running", 0)
+    if left:
+        run.record.flags["trials_not_run"] = left
+        log.warning(
+            "modelboard: %d trial(s) of search %s did not run to an end: the worker processes "
+            "ended with errors (see above). Run them with mb.search(train_fn, join=%r) or "
+            "modelboard search --join %s FILE.py",
+            left,
+            run.id[:8],
+            run.id,
+            run.id[:8],
+        )
     if result.best_run_id is None:
         run.record.flags["best_trial_reason"] = "no trial finished with a value"
     _store_plot(run, result)

@@ -186,3 +186,40 @@ def test_deleting_a_search_run_deletes_its_trial_rows(tracker: mb.Tracker) -> No
     tracker.delete(result.search_id)
     assert trial_rows(tracker.store.engine, result.search_id) == []
     assert len(tracker.store.list_runs(parent_id=result.search_id)) == 2  # the trial runs stay
+
+
+def test_workers_that_all_die_leave_their_trials_said_not_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = tmp_path / "dies.py"
+    job.write_text(
+        textwrap.dedent(
+            """
+            import multiprocessing, os
+
+            if multiprocessing.parent_process() is not None:
+                os._exit(3)  # every worker process dies as it loads this file
+
+            def train_fn(params, run):
+                return 1.0
+            """
+        )
+    )
+    from modelboard.experiments import FileFunction
+
+    with mb.Tracker(tmp_path / "store", announce=False) as tracker:
+        result = mb.search(
+            FileFunction(job),
+            {"i": list(range(6))},
+            strategy="grid",
+            metric="score",
+            parallel=2,
+            tracker=tracker,
+            stale_after=30,
+        )
+        parent = tracker.get(result.search_id).run
+    states = result.counts()
+    # two workers and two replacements each claimed a trial and died: four left running
+    assert states == {"running": 4, "open": 2}
+    assert parent.flags["trials_not_run"] == 6 and parent.flags["best_trial"] is None
+    assert "did not run to an end" in caplog.text and result.search_id[:8] in caplog.text
