@@ -17,12 +17,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelboard.experiments import claims
 from modelboard.experiments.pruning import PRUNERS
 from modelboard.experiments.space import Space, describe_space, draw_trials
 from modelboard.experiments.worker import WorkerConfig, work, worker_main
+
+if TYPE_CHECKING:
+    from modelboard.tracking import Tracker
 
 __all__ = ["search", "SearchResult", "MODES"]
 
@@ -173,7 +176,11 @@ def _store_plot(run: Any, result: SearchResult) -> None:
             if path is not None:
                 run.log_artifact(path, name=PLOT_ARTIFACT, kind="plot")
     except ImportError as exc:
+        run.record.flags["plot_missing_reason"] = f"matplotlib is not installed ({exc})"
         log.warning("modelboard: no parallel-coordinates plot (matplotlib missing: %s)", exc)
+    except Exception as exc:  # a plot must not lose the search's summary
+        run.record.flags["plot_missing_reason"] = f"the plot failed: {exc!r}"
+        log.warning("modelboard: the parallel-coordinates plot failed: %r", exc)
 
 
 def _finish_search(run: Any, result: SearchResult) -> None:
@@ -230,7 +237,7 @@ def search(
     mode: str = "max",
     seed: int | None = 0,
     parallel: int = 1,
-    tracker: Any = None,
+    tracker: Tracker | None = None,
     prune: str | None = None,
     join: str | None = None,
     name: str | None = None,
@@ -253,7 +260,7 @@ def search(
     the finished trials there (status ``pruned``). ``stale_after`` (default 60 s) is how long a
     claimed trial may go without a heartbeat before another worker takes it again.
     """
-    from modelboard.tracking import Tracker
+    from modelboard.tracking import Tracker as _Tracker
 
     stale = claims.stale_after(stale_after)
     if isinstance(parallel, bool) or not isinstance(parallel, int) or parallel < 1:
@@ -263,7 +270,8 @@ def search(
     if parallel > 1:
         _check_importable(train_fn)  # before anything is stored
     own_tracker = tracker is None
-    tracker = Tracker() if own_tracker else tracker
+    if tracker is None:
+        tracker = _Tracker()
     try:
         if join is not None:
             return _join(tracker, train_fn, join, parallel, stale)
