@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         StoreVersionError,
         UnsupportedModelError,
     )
+    from modelboard.experiments import TrialPruned, search
     from modelboard.init_args import record_init
     from modelboard.plugins import create_plugin_manager, get_plugin_manager, hookimpl
     from modelboard.reproduce import reproduce
@@ -57,6 +58,8 @@ __all__ = [
     "RunFinishedError",
     "ArtifactPathError",
     "ReproduceError",
+    "search",
+    "TrialPruned",
 ]
 
 _LAZY = {
@@ -79,6 +82,8 @@ _LAZY = {
     "RunFinishedError": "modelboard.errors",
     "ArtifactPathError": "modelboard.errors",
     "ReproduceError": "modelboard.errors",
+    "search": "modelboard.experiments",
+    "TrialPruned": "modelboard.experiments",
 }
 
 

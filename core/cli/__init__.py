@@ -1,5 +1,6 @@
 """The ``modelboard`` command line: ``ls``, ``show``, ``compare``, ``export``, ``rm``, ``gc``,
-``demo``, ``ui``, ``report`` and ``migrate`` (copy a store into another one, then verify).
+``demo``, ``ui``, ``report``, ``search`` (hyperparameter search as child runs) and ``migrate``
+(copy a store into another one, then verify).
 
 ``show`` prints every record of a run and its leaderboard columns as ``ls`` reads them;
 ``compare`` prints a summary of what a person compares (``--all``: every field of every record).
@@ -79,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("ls", parents=common, help="the leaderboard as a table")
     _query_options(p, default_limit=50)
+    p.add_argument("--search", metavar="ID", help="the trials of search ID, the best marked")
 
     p = sub.add_parser(
         "show",
@@ -134,6 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     from modelboard.cli import _migrate
 
     _migrate.add_commands(sub, common)  # migrate
+
+    from modelboard.cli._search import add_commands as add_search_command
+
+    add_search_command(sub, common)  # search
     return parser
 
 
@@ -156,6 +162,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from modelboard.cli import _migrate
 
         return _migrate.run(args)
+    if args.command == "search":
+        from modelboard.cli._search import run as run_search
+
+        return run_search(args)
     from modelboard.cli._commands import run_command
 
     return run_command(args)

@@ -94,6 +94,10 @@ def _ls_columns(tracker: Tracker, sort: str | None) -> list[str]:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    if getattr(args, "search", None):  # ls --search ID: the trials of one search
+        from modelboard.cli._search import ls_search
+
+        return ls_search(args)
     from modelboard.leaderboard import leaderboard_table
 
     tracker = open_tracker(args.store)

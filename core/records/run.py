@@ -9,9 +9,10 @@ from modelboard.records.base import Record
 
 __all__ = ["RunRecord", "RUN_STATUSES", "ArtifactRecord"]
 
-RUN_STATUSES = ("running", "finished", "failed", "crashed", "killed")
+RUN_STATUSES = ("running", "finished", "failed", "crashed", "killed", "pruned")
 """``killed``: ended by SIGTERM (flushed first); ``crashed``: a running run whose heartbeat
-went stale (the process died without ending it)."""
+went stale (the process died without ending it); ``pruned``: a search trial stopped early by
+its pruner (``mb.search(prune="median")``)."""
 
 
 @dataclass(eq=False)

@@ -36,7 +36,12 @@ def _migrate_to_2(conn: Connection) -> None:
     rebuild_run_values(conn, run_ids)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _migrate_to_2}
+def _migrate_to_3(conn: Connection) -> None:
+    """Version 3 adds ``search_trials`` (hyperparameter searches); older stores hold none."""
+    _create_tables(conn, 3)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _migrate_to_2, 3: _migrate_to_3}
 
 
 def read_schema_version(conn: Connection) -> int | None:

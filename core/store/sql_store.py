@@ -408,6 +408,8 @@ class SQLStore:
                 tables.run_values,
             ):
                 conn.execute(delete(table).where(table.c.run_id == full_id))
+            trials = tables.search_trials  # a search run's trials go with it (its runs stay)
+            conn.execute(delete(trials).where(trials.c.search_id == full_id))
             conn.execute(delete(tables.runs).where(tables.runs.c.id == full_id))
 
         self._write(work)

@@ -9,6 +9,11 @@
 - ``run_values`` (since version 2): one scalar per run and (kind, name) for the leaderboard to
   sort and filter in SQL: ``param``, ``tag``, ``metric_last``, ``metric_min``, ``metric_max``,
   ``eval`` and ``run`` values.
+- ``search_trials`` (since version 3): one row per trial of a hyperparameter search
+  (``modelboard.experiments``): its parameters, its state (``open``, ``running``,
+  ``finished``, ``failed``, ``pruned``), the run that holds it, and the claim of the worker
+  that runs it (``worker``, ``claimed_at``, ``heartbeat``). Workers claim a trial with one
+  conditional ``UPDATE``, so no trial runs twice.
 """
 
 from __future__ import annotations
@@ -34,9 +39,10 @@ __all__ = [
     "gradients",
     "artifacts",
     "run_values",
+    "search_trials",
 ]
 
-STORE_SCHEMA_VERSION = 2
+STORE_SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -118,7 +124,24 @@ run_values = Table(
     Index("ix_run_values_kind_name_text", "kind", "name", "value_text"),
 )
 
+search_trials = Table(
+    "search_trials",
+    metadata,
+    Column("search_id", String(32), primary_key=True),
+    Column("trial_index", Integer, primary_key=True),
+    Column("params", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("run_id", String(32)),
+    Column("worker", String(255)),
+    Column("claimed_at", Float),
+    Column("heartbeat", Float),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("value", Float),
+    Index("ix_search_trials_search_status", "search_id", "status"),
+)
+
 TABLES_BY_VERSION = {
     1: [meta, runs, records, metrics, gradients, artifacts],
     2: [run_values],
+    3: [search_trials],
 }
