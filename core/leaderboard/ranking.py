@@ -1,0 +1,529 @@
+"""The honest leaderboard: ranks only what is comparable, seeds aggregated, ties marked.
+
+``comparable_leaderboard(store, sort="val_accuracy")`` (``tracker.leaderboard(...,
+comparable=True)``, the table of ``modelboard ls``) works on the flat leaderboard's rows:
+
+1. **Comparability groups.** Each run's value of the ranking metric carries the key of the
+   evaluation it comes from (``EvaluationRecord.comparability_key``): the evaluated split's
+   data fingerprint, the metric and the task (classes or regression). Runs are ranked only
+   within a group of equal keys. A value whose data is not known (an evaluation without a
+   fingerprint, a logged training metric, a ``best_`` value) has the fingerprint ``unknown``:
+   such runs form groups of their own, sorted by value but **not ranked**.
+2. **Entries.** Runs of one group that differ only in their seed form one entry: the same
+   framework, architecture signature, optimizer, learning rate, batch size, planned epochs, loss
+   and hyperparameters apart from ``seed`` (``SEED_NAMES``). ``group_by=`` names the columns
+   whose equal values make an entry instead. An entry shows the mean, std, min and max of its
+   runs' values and ``n``; a single run is ``n=1``.
+3. **Intervals and ties.** An entry's 95% interval is a t interval of its runs' values when it
+   has several (``t_interval``), else the percentile bootstrap of the per-example correctness
+   that ``run.evaluate`` stored (for accuracy; 2,000 resamples with a fixed seed, so it is
+   deterministic: ``bootstrap_interval``). Sorted best first, an entry whose interval overlaps
+   the one above it is tied with it: it takes its rank, and both show ``=`` (``=2``, ``=2``,
+   ``4``). ``tied_with`` names the neighbours. An entry without an interval (one run, a metric
+   with no per-example values) is ranked by its value alone.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from modelboard.records import EvaluationRecord, NetworkRecord, RunRecord
+from modelboard.records.evaluation import UNKNOWN_FINGERPRINT
+from modelboard.store import FilterError, column_resolver, query_runs, sort_names
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from modelboard.store import Column, SQLStore
+
+__all__ = [
+    "SEED_NAMES",
+    "HEADLINE_METRICS",
+    "RANKING_COLUMNS",
+    "CONFIDENCE",
+    "BOOTSTRAP_RESAMPLES",
+    "BOOTSTRAP_SEED",
+    "RankedBoard",
+    "comparable_board",
+    "comparable_leaderboard",
+    "ranking_metric",
+    "value_source",
+    "source_label",
+    "bootstrap_interval",
+    "t_interval",
+    "tie_ranks",
+]
+
+#: Hyperparameters that name a seed: runs differing only in these form one entry.
+SEED_NAMES = frozenset({"seed"})
+#: The metric ranked when ``sort`` names none: the first of these that the store holds.
+HEADLINE_METRICS = ("val_accuracy", "test_accuracy", "accuracy", "val_loss", "loss")
+CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+#: The columns of the ranked frame, in order (``group_by`` columns and ``columns`` follow).
+RANKING_COLUMNS = (
+    "group",
+    "data_name",
+    "data_fingerprint",
+    "task",
+    "rank",
+    "name",
+    "n",
+    "mean",
+    "std",
+    "min",
+    "max",
+    "ci_low",
+    "ci_high",
+    "interval",
+    "tied_with",
+    "value_source",
+    "runs",
+    "seeds",
+)
+#: The network record's settings that an entry's runs share (with the hyperparameters).
+_NETWORK_SETTINGS = ("signature", "loss", "batch_size", "epochs_planned")
+
+
+def value_source(column: Column) -> str:
+    """What a metric column shows: ``evaluation``, ``last logged``, ``evaluation, else last
+    logged`` (a plain name), ``best logged``, ``lowest logged`` or ``highest logged``."""
+    kinds = [source.kind for source in column.sources]
+    if column.label.startswith("best"):
+        return "best logged"
+    if kinds == ["eval"]:
+        return "evaluation"
+    if kinds == ["metric_last"]:
+        return "last logged"
+    if kinds == ["eval", "metric_last"]:
+        return "evaluation, else last logged"
+    if kinds == ["metric_min"]:
+        return "lowest logged"
+    if kinds == ["metric_max"]:
+        return "highest logged"
+    return ""
+
+
+def source_label(label: str, column: Column | None) -> str:
+    """A column header that says where a metric's value comes from: ``val_accuracy
+    (evaluation)``, ``best_loss (best logged)``; other columns keep their label."""
+    if column is None or column.direction is None or column.run_field is not None:
+        return label
+    source = value_source(column)
+    return f"{label} ({source})" if source else label
+
+
+def ranking_metric(store: SQLStore, sort: str | Sequence[str] | None) -> str | None:
+    """The metric a comparable leaderboard ranks: the first sort column when it is a metric,
+    else the first of ``HEADLINE_METRICS`` the store holds (``None`` when there is none)."""
+    resolver = column_resolver(store)
+    names = sort_names(sort)
+    if names:
+        column = resolver.resolve(names[0])  # an unknown sort column is an error, as in ls
+        if column.direction is not None and column.run_field is None:
+            return names[0]
+    for name in HEADLINE_METRICS:
+        try:
+            column = resolver.resolve(name)
+        except FilterError:
+            continue
+        if column.direction is not None:
+            return name
+    return None
+
+
+@dataclass
+class _RunFacts:
+    """What the ranking needs of one run beyond its leaderboard row."""
+
+    run_id: str
+    name: str | None
+    value: float
+    key: tuple[str, str, str]
+    source: str
+    data_name: str | None
+    flags: np.ndarray | None
+    entry_key: str
+    seed: Any
+
+
+@dataclass
+class _Entry:
+    runs: list[_RunFacts] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def values(self) -> list[float]:
+        return [run.value for run in self.runs]
+
+
+def bootstrap_interval(
+    flags: np.ndarray,
+    confidence: float = CONFIDENCE,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float]:
+    """The percentile bootstrap interval of the mean of per-example 0/1 flags (fixed seed)."""
+    import numpy as np
+
+    values = np.asarray(flags, dtype=np.float64)
+    n = len(values)
+    rng = np.random.default_rng(seed)
+    means = np.empty(resamples)
+    chunk = max(1, min(resamples, 4_000_000 // max(n, 1)))  # bound the index matrix's memory
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        picks = rng.integers(0, n, size=(stop - start, n))
+        means[start:stop] = values[picks].mean(axis=1)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(means, [tail, 1 - tail])
+    return float(low), float(high)
+
+
+def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """The t interval of the mean of several seeds' values (at least two)."""
+    import numpy as np
+    from scipy import stats
+
+    array = np.asarray(values, dtype=np.float64)
+    mean, sem = float(array.mean()), float(array.std(ddof=1) / math.sqrt(len(array)))
+    half = float(stats.t.ppf(1 - (1 - confidence) / 2, len(array) - 1)) * sem
+    return mean - half, mean + half
+
+
+def tie_ranks(
+    intervals: Sequence[tuple[float, float] | None],
+) -> tuple[list[str], list[list[int]]]:
+    """Ranks of entries sorted best first, and each entry's tied neighbours (indices).
+
+    An entry whose interval overlaps the one above it takes that one's rank; entries sharing a
+    rank show it as ``=k``. An entry without an interval is tied with nothing.
+    """
+    positions: list[int] = []
+    tied: list[list[int]] = [[] for _ in intervals]
+    for index, interval in enumerate(intervals):
+        above = intervals[index - 1] if index else None
+        if interval is not None and above is not None and _overlap(interval, above):
+            positions.append(positions[-1])
+            tied[index].append(index - 1)
+            tied[index - 1].append(index)
+        else:
+            positions.append(index + 1)
+    shared = {p for p in positions if positions.count(p) > 1}
+    return [f"={p}" if p in shared else str(p) for p in positions], tied
+
+
+def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    return a[0] <= b[1] and b[0] <= a[1]
+
+
+def _metric_of(record: EvaluationRecord, column: str) -> str | None:
+    """The record's metric name that the leaderboard column ``<split>_<metric>`` reads."""
+    prefix = record.split + "_"
+    if column.startswith(prefix) and column[len(prefix) :] in record.metrics:
+        return column[len(prefix) :]
+    return None
+
+
+def _canonical(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): v for k, v in values.items() if str(k) not in SEED_NAMES}
+
+
+def _entry_key(run: RunRecord, network: NetworkRecord | None) -> tuple[str, Any]:
+    """The default entry key (everything but the seed) and the run's seed."""
+    settings: dict[str, Any] = {"framework": run.framework, "params": _canonical(run.params)}
+    if network is not None:
+        for name in _NETWORK_SETTINGS:
+            settings[name] = getattr(network, name)
+        optimizer = network.optimizer
+        if optimizer is not None:
+            from modelboard.optimizer_names import canonical_optimizer
+
+            settings["optimizer"] = canonical_optimizer(optimizer.name)
+            settings["learning_rate"] = optimizer.learning_rate
+        settings["hparams"] = _canonical(network.hyperparameters)
+    seed = next((run.params[k] for k in SEED_NAMES if k in run.params), None)
+    if seed is None and network is not None:
+        seed = next(
+            (network.hyperparameters[k] for k in SEED_NAMES if k in network.hyperparameters), None
+        )
+    return json.dumps(settings, sort_keys=True, default=str), seed
+
+
+def _facts(store: SQLStore, row: Mapping[str, Any], metric: str, source: str) -> _RunFacts | None:
+    """One run's value, comparability key, entry key and per-example flags (``None`` when the
+    run has no finite value of the metric). Records are read through the store's public
+    methods, two reads per run."""
+    value = row.get(metric)
+    if value is None or isinstance(value, str) or not math.isfinite(float(value)):
+        return None
+    run_id = row["id"]
+    run = store.get_run(run_id)
+    documents = store.get_records(run_id)
+    network = documents.get("network")
+    network = network if isinstance(network, NetworkRecord) else None
+    data = documents.get("data")
+    data_name = getattr(data, "name", None)
+    evaluation: EvaluationRecord | None = None
+    name = metric.partition(".")[2] if metric.startswith("eval.") else metric
+    if source in ("evaluation", "evaluation, else last logged"):
+        for document in documents.values():
+            if isinstance(document, EvaluationRecord) and _metric_of(document, name) is not None:
+                evaluation = document
+                break
+    if evaluation is not None:
+        record_metric = _metric_of(evaluation, name)
+        assert record_metric is not None
+        key = tuple(evaluation.comparability_key(name))
+        run_source = "evaluation"
+        flags = evaluation.correct_flags() if record_metric == "accuracy" else None
+        data_name = evaluation.data_name or data_name
+    else:
+        key = (UNKNOWN_FINGERPRINT, metric, "unknown")
+        run_source = "last logged" if source.startswith("evaluation") else source
+        flags = None
+    entry_key, seed = _entry_key(run, network)
+    return _RunFacts(
+        run_id=run_id,
+        name=run.name,
+        value=float(value),
+        key=(str(key[0]), str(key[1]), str(key[2])),
+        source=run_source,
+        data_name=data_name,
+        flags=flags,
+        entry_key=entry_key,
+        seed=seed,
+    )
+
+
+def _interval(entry: _Entry) -> tuple[tuple[float, float] | None, str]:
+    values = entry.values
+    if len(values) >= 2:
+        return t_interval(values), f"t over {len(values)} runs"
+    flags = entry.runs[0].flags
+    if flags is not None and len(flags):
+        return bootstrap_interval(flags), f"bootstrap of {len(flags)} examples"
+    return None, "none: one run and no per-example values for this metric"
+
+
+def _key_of(entries: Mapping[Any, _Entry], entry: _Entry) -> Any:
+    return next(k for k, e in entries.items() if e is entry)
+
+
+def _summary(values: Sequence[Any]) -> Any:
+    distinct = []
+    for value in values:
+        if value not in distinct:
+            distinct.append(value)
+    return distinct[0] if len(distinct) == 1 else distinct
+
+
+@dataclass
+class RankedBoard:
+    """A comparable leaderboard as plain values: ``entries`` (one dict per entry, keys
+    ``columns``), ``groups`` (one dict per comparability group), the ranked ``metric``, what its
+    values are (``value_source``) and how many matching runs had no value (``missing``)."""
+
+    metric: str
+    value_source: str
+    columns: list[str]
+    entries: list[dict[str, Any]]
+    groups: list[dict[str, Any]]
+    missing: int
+
+
+def comparable_board(
+    store: SQLStore,
+    *,
+    sort: str | Sequence[str] | None = None,
+    ascending: bool | None = None,
+    where: str | None = None,
+    columns: Sequence[str] | str | None = None,
+    project: str | None = None,
+    limit: int | None = None,
+    directions: Mapping[str, str] | None = None,
+    group_by: Sequence[str] | str | None = None,
+) -> RankedBoard:
+    """The leaderboard ranked within comparability groups, one entry per row (see the module);
+    plain values, no pandas (``comparable_leaderboard`` makes the DataFrame).
+
+    Columns: ``RANKING_COLUMNS``, then the ``group_by`` columns, then ``columns`` (a run
+    column's value when the entry's runs agree, else the list of their values). ``limit`` is
+    the most entries shown per group.
+    """
+    metric = ranking_metric(store, sort)
+    if metric is None:
+        raise ValueError(
+            "comparable=True ranks a metric, and this store holds none of "
+            f"{', '.join(HEADLINE_METRICS)}: pass sort='<metric>' (such as val_f1_macro)"
+        )
+    resolver = column_resolver(store, directions)
+    column = resolver.resolve(metric)
+    source = value_source(column)
+    by = (
+        [c.strip() for c in group_by.split(",")]
+        if isinstance(group_by, str)
+        else list(group_by or [])
+    )
+    shown = (
+        [c.strip() for c in columns.split(",")] if isinstance(columns, str) else list(columns or [])
+    )
+    wanted = ["id", "name", metric, *[c for c in [*by, *shown] if c not in ("id", "name", metric)]]
+    page = query_runs(
+        store,
+        sort=metric,
+        ascending=ascending,
+        where=where,
+        columns=wanted,
+        project=project,
+        directions=directions,
+    )
+    rows = [dict(zip(page.labels, row, strict=True)) for row in page.rows]
+    descending = column.direction == "max" if ascending is None else not ascending
+    facts: list[tuple[_RunFacts, dict[str, Any]]] = []
+    missing = 0
+    for row in rows:
+        fact = _facts(store, row, metric, source)
+        if fact is None:
+            missing += 1
+        else:
+            facts.append((fact, row))
+
+    groups: dict[tuple[str, str, str], dict[Any, _Entry]] = {}
+    for fact, row in facts:
+        if by:
+            entry_key: Any = json.dumps([row.get(c) for c in by], default=str)
+        else:
+            entry_key = fact.entry_key
+        entry = groups.setdefault(fact.key, {}).setdefault(entry_key, _Entry())
+        entry.runs.append(fact)
+        entry.extra.setdefault("rows", []).append(row)
+
+    def group_order(item: tuple[tuple[str, str, str], dict[Any, _Entry]]) -> tuple[bool, int]:
+        key, entries = item
+        return key[0] == UNKNOWN_FINGERPRINT, -sum(len(e.runs) for e in entries.values())
+
+    out_rows: list[dict[str, Any]] = []
+    group_info: list[dict[str, Any]] = []
+    for number, (key, entries) in enumerate(sorted(groups.items(), key=group_order), start=1):
+        ranked = key[0] != UNKNOWN_FINGERPRINT
+        ordered = sorted(
+            entries.values(),
+            key=lambda e: sum(e.values) / len(e.values),
+            reverse=descending,
+        )
+        if limit is not None:
+            ordered = ordered[:limit]
+        intervals = [_interval(e) for e in ordered]
+        if ranked:
+            ranks, tied = tie_ranks([interval for interval, _ in intervals])
+        else:
+            ranks, tied = ["-"] * len(ordered), [[] for _ in ordered]
+        names = [_summary([r.name for r in e.runs]) for e in ordered]
+        if by:
+            labels = [
+                ", ".join(f"{c}={v}" for c, v in zip(by, json.loads(k), strict=True))
+                for k in (_key_of(entries, e) for e in ordered)
+            ]
+        else:
+            labels = [
+                n if isinstance(n, str) else f"{len(e.runs)} runs"
+                for n, e in zip(names, ordered, strict=True)
+            ]
+        data_names = sorted({r.data_name for e in entries.values() for r in e.runs if r.data_name})
+        data_name = ", ".join(data_names) or None
+        fingerprint = key[0] if key[0] == UNKNOWN_FINGERPRINT else key[0][:12]
+        group_info.append(
+            {
+                "group": number,
+                "data_name": data_name,
+                "data_fingerprint": fingerprint,
+                "task": key[2],
+                "metric": metric,
+                "ranked": ranked,
+                "runs": sum(len(e.runs) for e in entries.values()),
+                "entries": len(entries),
+            }
+        )
+        for index, entry in enumerate(ordered):
+            values = entry.values
+            n = len(values)
+            mean = sum(values) / n
+            std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
+            interval, how = intervals[index]
+            out: dict[str, Any] = {
+                "group": number,
+                "data_name": data_name,
+                "data_fingerprint": fingerprint,
+                "task": key[2],
+                "rank": ranks[index],
+                "name": labels[index],
+                "n": n,
+                "mean": mean,
+                "std": std,
+                "min": min(values),
+                "max": max(values),
+                "ci_low": interval[0] if interval else None,
+                "ci_high": interval[1] if interval else None,
+                "interval": how,
+                "tied_with": [labels[i] for i in tied[index]],
+                "value_source": _summary([r.source for r in entry.runs]),
+                "runs": [r.run_id for r in entry.runs],
+                "seeds": [r.seed for r in entry.runs],
+            }
+            for label in [*by, *shown]:
+                if label not in out:
+                    out[label] = _summary([row.get(label) for row in entry.extra["rows"]])
+            out_rows.append(out)
+    extra = [c for c in dict.fromkeys([*by, *shown]) if c not in (*RANKING_COLUMNS, "id", metric)]
+    return RankedBoard(
+        metric=metric,
+        value_source=source,
+        columns=[*RANKING_COLUMNS, *extra],
+        entries=out_rows,
+        groups=group_info,
+        missing=missing,
+    )
+
+
+def comparable_leaderboard(
+    store: SQLStore,
+    *,
+    sort: str | Sequence[str] | None = None,
+    ascending: bool | None = None,
+    where: str | None = None,
+    columns: Sequence[str] | str | None = None,
+    project: str | None = None,
+    limit: int | None = None,
+    directions: Mapping[str, str] | None = None,
+    group_by: Sequence[str] | str | None = None,
+) -> pd.DataFrame:
+    """``comparable_board`` as a DataFrame, one row per entry; ``frame.attrs`` holds
+    ``modelboard_metric``, ``modelboard_value_source`` (what the metric's values are),
+    ``modelboard_groups`` (one dict per group: ``group``, ``data_name``, ``data_fingerprint``,
+    ``task``, ``metric``, ``ranked``, ``runs``, ``entries``) and ``modelboard_missing``."""
+    import pandas as pd
+
+    board = comparable_board(
+        store,
+        sort=sort,
+        ascending=ascending,
+        where=where,
+        columns=columns,
+        project=project,
+        limit=limit,
+        directions=directions,
+        group_by=group_by,
+    )
+    frame = pd.DataFrame(board.entries, columns=board.columns)
+    frame.attrs["modelboard_metric"] = board.metric
+    frame.attrs["modelboard_value_source"] = board.value_source
+    frame.attrs["modelboard_groups"] = board.groups
+    frame.attrs["modelboard_missing"] = board.missing
+    return frame
