@@ -28,17 +28,20 @@ def digits() -> dict[str, Any]:
     x, y = load_digits(return_X_y=True)
     order = np.random.default_rng(0).permutation(len(y))
     x, y = x[order] / 16.0, y[order]
-    return {"train": (x[:1000], y[:1000]), "a": (x[1000:1400], y[1000:1400]), "b": (x[1400:], y[1400:])}
+    return {
+        "train": (x[:1000], y[:1000]),
+        "a": (x[1000:1400], y[1000:1400]),
+        "b": (x[1400:], y[1400:]),
+    }
 
 
 def _model(kind: str, seed: int) -> Any:
     from sklearn.dummy import DummyClassifier
-    from sklearn.linear_model import LogisticRegression, SGDClassifier
+    from sklearn.linear_model import SGDClassifier
 
-    if kind == "sgd":
-        return SGDClassifier(loss="log_loss", max_iter=5, tol=None, random_state=seed)
-    if kind.startswith("logreg"):
-        return LogisticRegression(C=float(kind.split("-")[1]), max_iter=200)
+    if kind.startswith("sgd-"):  # sgd-<alpha>: five epochs of logistic regression by SGD
+        alpha = float(kind.removeprefix("sgd-"))
+        return SGDClassifier(loss="log_loss", alpha=alpha, max_iter=5, tol=None, random_state=seed)
     return DummyClassifier(strategy="stratified", random_state=seed)
 
 
@@ -64,11 +67,10 @@ def board(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         tracker = Tracker(location, announce=False)
         ids: dict[str, list[str]] = {}
         for kind, seeds, val in [
-            ("sgd", (0, 1, 2), "a"),  # three seeds of one configuration
-            ("sgd", (0,), "b"),  # the same configuration evaluated on other data
-            ("logreg-1.0", (0,), "a"),
-            ("logreg-0.5", (0,), "a"),  # within the noise of C=1.0
-            ("dummy", (0,), "a"),  # far below everything
+            ("sgd-1e-4", (0, 1, 2), "a"),  # three seeds of one configuration
+            ("sgd-1e-4", (0,), "b"),  # the same configuration evaluated on other data
+            ("sgd-3e-4", (0,), "a"),  # within the noise of alpha=1e-4
+            ("dummy", (0,), "a"),  # guesses: far below everything
         ]:
             ids[f"{kind}/{val}"] = [_train(tracker, digits, kind, s, val) for s in seeds]
         return tracker, ids
@@ -94,22 +96,22 @@ def _entry(frame: Any, runs: list[str]) -> Any:
 def test_two_validation_splits_rank_in_two_groups(board) -> None:  # type: ignore[no-untyped-def]
     tracker, ids, _ = board
     flat = tracker.leaderboard(sort="val_accuracy")
-    assert len(flat) == 7  # the flat list ranks every run on one list
+    assert len(flat) == 6  # the flat list ranks every run on one list
     frame = tracker.leaderboard(sort="val_accuracy", comparable=True)
     groups = {g["data_name"]: g for g in frame.attrs["modelboard_groups"]}
     assert set(groups) == {"digits-a", "digits-b"}
-    assert groups["digits-a"]["runs"] == 6 and groups["digits-b"]["runs"] == 1
+    assert groups["digits-a"]["runs"] == 5 and groups["digits-b"]["runs"] == 1
     assert all(g["ranked"] for g in groups.values())
-    a = tracker.get(ids["sgd/a"][0]).evaluations["val"]
-    b = tracker.get(ids["sgd/b"][0]).evaluations["val"]
+    a = tracker.get(ids["sgd-1e-4/a"][0]).evaluations["val"]
+    b = tracker.get(ids["sgd-1e-4/b"][0]).evaluations["val"]
     assert a.data_fingerprint and b.data_fingerprint and a.data_fingerprint != b.data_fingerprint
     # the key is the data split's fingerprint, as mb.Data computed it
-    assert a.data_fingerprint == tracker.get(ids["sgd/a"][0]).data.splits["val"].fingerprint
+    assert a.data_fingerprint == tracker.get(ids["sgd-1e-4/a"][0]).data.splits["val"].fingerprint
     assert groups["digits-a"]["data_fingerprint"] == a.data_fingerprint[:12]
     for _, row in frame.iterrows():  # no entry mixes runs of both splits
         fingerprints = {tracker.get(r).evaluations["val"].data_fingerprint for r in row["runs"]}
         assert len(fingerprints) == 1 and row["data_fingerprint"] == fingerprints.pop()[:12]
-    other = _entry(frame, ids["sgd/b"])
+    other = _entry(frame, ids["sgd-1e-4/b"])
     assert other["rank"] == "1" and other["group"] == groups["digits-b"]["group"]
 
 
@@ -117,19 +119,19 @@ def test_three_seeds_are_one_entry(board) -> None:  # type: ignore[no-untyped-de
     tracker, ids, _ = board
     frame = tracker.leaderboard(sort="val_accuracy", comparable=True)
     flat = tracker.leaderboard(sort="val_accuracy", columns=["id", "val_accuracy"])
-    values = flat.set_index("id").loc[ids["sgd/a"], "val_accuracy"].to_numpy(dtype=float)
+    values = flat.set_index("id").loc[ids["sgd-1e-4/a"], "val_accuracy"].to_numpy(dtype=float)
     assert len(set(values.tolist())) > 1  # the seeds really differ
-    entry = _entry(frame, ids["sgd/a"])
+    entry = _entry(frame, ids["sgd-1e-4/a"])
     assert entry["n"] == 3 and sorted(entry["seeds"]) == [0, 1, 2]
     assert entry["mean"] == pytest.approx(values.mean())
     assert entry["std"] == pytest.approx(values.std(ddof=1))
     assert (entry["min"], entry["max"]) == (values.min(), values.max())
     assert (entry["ci_low"], entry["ci_high"]) == pytest.approx(t_interval(values))
-    single = _entry(frame, ids["logreg-1.0/a"])
+    single = _entry(frame, ids["sgd-3e-4/a"])
     assert single["n"] == 1 and np.isnan(single["std"])  # n=1: no spread to show
     # group_by= overrides the grouping: every run of one group by its model
     by_model = tracker.leaderboard(sort="val_accuracy", comparable=True, group_by="params.model")
-    assert _entry(by_model, ids["sgd/a"])["name"] == "params.model=sgd"
+    assert _entry(by_model, ids["sgd-1e-4/a"])["name"] == "params.model=sgd-1e-4"
     with pytest.raises(ValueError, match="comparable=True"):
         tracker.leaderboard(sort="val_accuracy", group_by="params.model")
 
@@ -137,19 +139,21 @@ def test_three_seeds_are_one_entry(board) -> None:  # type: ignore[no-untyped-de
 def test_overlapping_intervals_are_tied(board) -> None:  # type: ignore[no-untyped-def]
     tracker, ids, _ = board
     frame = tracker.leaderboard(sort="val_accuracy", comparable=True)
-    strong, close, weak = (_entry(frame, ids[k]) for k in ("logreg-1.0/a", "logreg-0.5/a", "dummy/a"))
-    for entry in (strong, close, weak):  # one run each: the bootstrap of its correct flags
+    seeds, close, weak = (_entry(frame, ids[k]) for k in ("sgd-1e-4/a", "sgd-3e-4/a", "dummy/a"))
+    assert seeds["interval"] == "t over 3 runs"
+    for entry in (close, weak):  # one run each: the bootstrap of its per-example correctness
         record = tracker.get(entry["runs"][0]).evaluations["val"]
         flags = record.correct_flags()
         assert flags is not None and flags.mean() == pytest.approx(record.metrics["accuracy"])
         assert (entry["ci_low"], entry["ci_high"]) == bootstrap_interval(flags)
         assert entry["ci_low"] <= entry["mean"] <= entry["ci_high"]
-    assert strong["ci_low"] <= close["ci_high"] and close["ci_low"] <= strong["ci_high"]
-    assert strong["rank"] == close["rank"] and strong["rank"].startswith("=")
-    assert close["name"] in strong["tied_with"] or strong["name"] in close["tied_with"]
-    assert weak["ci_high"] < min(strong["ci_low"], close["ci_low"])  # clearly worse
-    assert not weak["rank"].startswith("=") and weak["tied_with"] == []
-    assert int(weak["rank"]) == len(frame[frame["group"] == weak["group"]])
+        assert entry["interval"] == f"bootstrap of {len(flags)} examples"
+    assert seeds["mean"] != close["mean"]
+    assert seeds["ci_low"] <= close["ci_high"] and close["ci_low"] <= seeds["ci_high"]
+    assert seeds["rank"] == close["rank"] == "=1"  # overlapping: tied, not ranked
+    assert close["name"] in seeds["tied_with"] and seeds["name"] in close["tied_with"]
+    assert weak["ci_high"] < min(seeds["ci_low"], close["ci_low"])  # clearly worse
+    assert weak["rank"] == "3" and weak["tied_with"] == []
 
 
 def test_tie_ranks_and_bootstrap_are_deterministic() -> None:
@@ -169,7 +173,7 @@ def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 def test_ls_groups_by_default_and_all_is_flat(board, capsys) -> None:  # type: ignore[no-untyped-def]
     tracker, ids, location = board
     out = _cli(capsys, "ls", "--store", location, "--sort", "val_accuracy")
-    fingerprint = tracker.get(ids["sgd/b"][0]).evaluations["val"].data_fingerprint
+    fingerprint = tracker.get(ids["sgd-1e-4/b"][0]).evaluations["val"].data_fingerprint
     assert "digits-a" in out and "digits-b" in out and f"fingerprint {fingerprint[:12]}" in out
     assert "val_accuracy (evaluation) mean ± std" in out and "n=3" in out
     assert out.index("digits-a") < out.index("digits-b")  # the bigger group first
@@ -181,15 +185,15 @@ def test_ls_groups_by_default_and_all_is_flat(board, capsys) -> None:  # type: i
     )
     assert document["metric"] == "val_accuracy" and document["value_source"] == "evaluation"
     names = {(e["data_name"], e["name"]): e["n"] for e in document["entries"]}
-    assert names[("digits-a", "params.model=sgd")] == 3
+    assert names[("digits-a", "params.model=sgd-1e-4")] == 3
     rows = json.loads(_cli(capsys, "ls", "--store", location, "--json"))
-    assert len(rows) == 7  # scripts keep one object per run
+    assert len(rows) == 6  # scripts keep one object per run
 
 
 def test_fingerprint_unknown_is_its_own_group(tmp_path: Path, digits) -> None:  # type: ignore[no-untyped-def]
     tracker = Tracker(str(tmp_path / "store"), announce=False)
-    known = _train(tracker, digits, "logreg-1.0", 0, "a")
-    run = tracker.start_run("no data", hparams={"model": "logreg-1.0"})  # no mb.Data: unknown
+    known = _train(tracker, digits, "sgd-1e-4", 0, "a")
+    run = tracker.start_run("no data", hparams={"model": "sgd-1e-4"})  # no mb.Data: unknown
     x_val, y_val = digits["a"]
     scores = np.eye(10)[y_val] * 0.9 + 0.01
     record = run.evaluate(y_true=y_val, y_score=scores, split="val", plots=False)
