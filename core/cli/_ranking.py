@@ -154,8 +154,9 @@ def ls_comparable(tracker: Tracker, args: argparse.Namespace, console: Console |
     extra = [c for c in board.columns if c not in RANKING_COLUMNS]
     for group in board.groups:
         console.print(group_table(board, group, extra))
+    unranked = "; '-': not ranked" if not all(g["ranked"] for g in board.groups) else ""
     notes = [
-        "'=k': tied with a neighbour (their 95% intervals overlap); '-': not ranked; "
+        f"'=k': tied with a neighbour (their 95% intervals overlap){unranked}; "
         "--all lists every run on one flat list"
     ]
     if board.missing:

@@ -272,7 +272,7 @@ class Tracker:
         if comparable or group_by is not None:
             if not comparable:
                 raise ValueError("group_by= makes entries of comparable runs: pass comparable=True")
-            from modelboard.leaderboard.ranking import comparable_leaderboard
+            from modelboard.leaderboard import comparable_leaderboard
 
             return comparable_leaderboard(
                 self.store,
