@@ -53,7 +53,7 @@ def source_labels(store: SQLStore, labels: list[str]) -> list[str]:
     return out
 
 
-def group_title(group: dict[str, Any], value_source: str) -> str:
+def group_title(group: dict[str, Any]) -> str:
     """One group's header: its number, data name, fingerprint prefix, task and metric."""
     data = group["data_name"] or "data unnamed"
     task = str(group["task"]).split(":")
@@ -63,13 +63,18 @@ def group_title(group: dict[str, Any], value_source: str) -> str:
         data,
         f"fingerprint {group['data_fingerprint']}",
         task_text,
-        f"{group['metric']} ({value_source})",
+        f"{group['metric']} ({_source(group)})",
         f"{group['runs']} run{'s' if group['runs'] != 1 else ''}",
     ]
     title = " · ".join(parts)
     if not group["ranked"]:
         title += "\nnot ranked: the data these values were computed on is not known"
     return title
+
+
+def _source(group: dict[str, Any]) -> str:
+    source = group["value_source"]
+    return source if isinstance(source, str) else " / ".join(source)
 
 
 def _interval_text(entry: dict[str, Any]) -> str:
@@ -84,9 +89,9 @@ def group_table(board: RankedBoard, group: dict[str, Any], extra: list[str]) -> 
 
     from modelboard.cli.render import format_cell
 
-    metric = f"{board.metric} ({board.value_source}) mean ± std"
+    metric = f"{board.metric} ({_source(group)}) mean ± std"
     table = Table(
-        title=group_title(group, board.value_source),
+        title=group_title(group),
         title_justify="left",
         title_style="bold",
         header_style="bold",
@@ -125,7 +130,7 @@ def ls_comparable(tracker: Tracker, args: argparse.Namespace, console: Console |
         if args.group_by:
             raise ValueError("--group-by makes entries ranked by a metric: pass --sort METRIC")
         return False
-    limit = None if args.limit is None or args.limit <= 0 else args.limit
+    limit = None if args.limit is None or args.limit <= 0 else args.limit  # entries in all
     board = comparable_board(
         tracker.store,
         sort=args.sort,
@@ -153,7 +158,8 @@ def ls_comparable(tracker: Tracker, args: argparse.Namespace, console: Console |
         return True
     extra = [c for c in board.columns if c not in RANKING_COLUMNS]
     for group in board.groups:
-        console.print(group_table(board, group, extra))
+        if group["shown"]:
+            console.print(group_table(board, group, extra))
     unranked = "; '-': not ranked" if not all(g["ranked"] for g in board.groups) else ""
     notes = [
         f"'=k': tied with a neighbour (their 95% intervals overlap){unranked}; "
@@ -161,8 +167,8 @@ def ls_comparable(tracker: Tracker, args: argparse.Namespace, console: Console |
     ]
     if board.missing:
         notes.append(f"{board.missing} matching runs have no {board.metric} value")
-    if limit is not None and any(g["entries"] > limit for g in board.groups):
-        notes.append(f"first {limit} entries of each group; --limit 0 shows all")
+    if sum(g["entries"] for g in board.groups) > len(board.entries):
+        notes.append(f"first {len(board.entries)} entries; --limit 0 shows all")
     for note in notes:
         console.print(f"[dim]{note}[/dim]")
     return True

@@ -355,7 +355,9 @@ def comparable_board(
 
     Columns: ``RANKING_COLUMNS``, then the ``group_by`` columns, then ``columns`` (a run
     column's value when the entry's runs agree, else the list of their values). ``limit`` is
-    the most entries shown per group.
+    the most entries shown in all (the first groups' first). ``groups`` say, for each group,
+    its number, data name, fingerprint prefix, task, metric, whether it is ``ranked``, its
+    ``runs`` and ``entries``, how many are ``shown`` and its ``value_source``.
     """
     metric = ranking_metric(store, sort)
     if metric is None:
@@ -418,8 +420,9 @@ def comparable_board(
             key=lambda e: sum(e.values) / len(e.values),
             reverse=descending,
         )
-        if limit is not None:
-            ordered = ordered[:limit]
+        total = len(ordered)
+        if limit is not None:  # the first `limit` entries, group after group
+            ordered = ordered[: max(0, limit - len(out_rows))]
         intervals = [_interval(e) for e in ordered]
         if ranked:
             ranks, tied = tie_ranks([interval for interval, _ in intervals])
@@ -448,7 +451,11 @@ def comparable_board(
                 "metric": metric,
                 "ranked": ranked,
                 "runs": sum(len(e.runs) for e in entries.values()),
-                "entries": len(entries),
+                "entries": total,
+                "shown": len(ordered),
+                "value_source": _summary(
+                    sorted({r.source for e in entries.values() for r in e.runs})
+                ),
             }
         )
         for index, entry in enumerate(ordered):
@@ -507,7 +514,8 @@ def comparable_leaderboard(
     """``comparable_board`` as a DataFrame, one row per entry; ``frame.attrs`` holds
     ``modelboard_metric``, ``modelboard_value_source`` (what the metric's values are),
     ``modelboard_groups`` (one dict per group: ``group``, ``data_name``, ``data_fingerprint``,
-    ``task``, ``metric``, ``ranked``, ``runs``, ``entries``) and ``modelboard_missing``."""
+    ``task``, ``metric``, ``ranked``, ``runs``, ``entries``, ``shown``, ``value_source``) and
+    ``modelboard_missing``."""
     import pandas as pd
 
     board = comparable_board(
