@@ -56,25 +56,34 @@ def source_labels(store: SQLStore, labels: list[str]) -> list[str]:
 def group_title(group: dict[str, Any]) -> str:
     """One group's header: its number, data name, fingerprint prefix, task and metric."""
     data = group["data_name"] or "data unnamed"
+    if group.get("split"):
+        data = f"{data} {_text(group['split'])}"
     task = str(group["task"]).split(":")
     task_text = task[0] if len(task) < 2 else f"{task[0]}, {task[1]} classes"
     parts = [
         f"group {group['group']}",
         data,
+        *([_text(group["framework"])] if group.get("framework") else []),
         f"fingerprint {group['data_fingerprint']}",
         task_text,
         f"{group['metric']} ({_source(group)})",
         f"{group['runs']} run{'s' if group['runs'] != 1 else ''}",
     ]
     title = " · ".join(parts)
+    if group.get("same_labels_as"):
+        others = ", ".join(str(g) for g in group["same_labels_as"])
+        title += f"\nsame labels as group {others}: the same examples as other inputs?"
     if not group["ranked"]:
         title += "\nnot ranked: the data these values were computed on is not known"
     return title
 
 
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else " / ".join(str(v) for v in value)
+
+
 def _source(group: dict[str, Any]) -> str:
-    source = group["value_source"]
-    return source if isinstance(source, str) else " / ".join(source)
+    return _text(group["value_source"])
 
 
 def _interval_text(entry: dict[str, Any]) -> str:

@@ -149,6 +149,8 @@ class _RunFacts:
     source: str
     data_name: str | None
     flags: np.ndarray | None
+    split: str | None
+    labels: str | None
     entry_key: str
     seed: Any
 
@@ -283,11 +285,13 @@ def _facts(store: SQLStore, row: Mapping[str, Any], metric: str, source: str) ->
         key = tuple(evaluation.comparability_key(name))
         run_source = "evaluation"
         flags = evaluation.correct_flags() if record_metric == "accuracy" else None
+        split, labels = evaluation.split, evaluation.labels_fingerprint
         data_name = evaluation.data_name or data_name
     else:
         key = (UNKNOWN_FINGERPRINT, metric, "unknown")
         run_source = "last logged" if source.startswith("evaluation") else source
         flags = None
+        split = labels = None
     entry_key, seed = _entry_key(run, network)
     return _RunFacts(
         run_id=run_id,
@@ -297,6 +301,8 @@ def _facts(store: SQLStore, row: Mapping[str, Any], metric: str, source: str) ->
         source=run_source,
         data_name=data_name,
         flags=flags,
+        split=split,
+        labels=labels,
         entry_key=entry_key,
         seed=seed,
     )
@@ -322,6 +328,15 @@ def _summary(values: Sequence[Any]) -> Any:
         if value not in distinct:
             distinct.append(value)
     return distinct[0] if len(distinct) == 1 else distinct
+
+
+def _link_same_labels(groups: list[dict[str, Any]], labels: list[set[str]]) -> None:
+    """Note in ``same_labels_as`` the other groups evaluated on the same labels in the same
+    order: likely the same examples, given as other inputs (a layout, a preprocessing)."""
+    for i, group in enumerate(groups):
+        group["same_labels_as"] = [
+            other["group"] for j, other in enumerate(groups) if j != i and labels[i] & labels[j]
+        ]
 
 
 @dataclass
@@ -356,8 +371,10 @@ def comparable_board(
     Columns: ``RANKING_COLUMNS``, then the ``group_by`` columns, then ``columns`` (a run
     column's value when the entry's runs agree, else the list of their values). ``limit`` is
     the most entries shown in all (the first groups' first). ``groups`` say, for each group,
-    its number, data name, fingerprint prefix, task, metric, whether it is ``ranked``, its
-    ``runs`` and ``entries``, how many are ``shown`` and its ``value_source``.
+    its number, data name, evaluated ``split``, ``framework``, fingerprint prefix, task,
+    metric, whether it is ``ranked``, its ``runs`` and ``entries``, how many are ``shown``,
+    its ``value_source`` and ``same_labels_as`` (the groups whose evaluations had the same labels in the same order:
+    likely the same examples given as other inputs, never ranked together all the same).
     """
     metric = ranking_metric(store, sort)
     if metric is None:
@@ -376,7 +393,8 @@ def comparable_board(
     shown = (
         [c.strip() for c in columns.split(",")] if isinstance(columns, str) else list(columns or [])
     )
-    wanted = ["id", "name", metric, *[c for c in [*by, *shown] if c not in ("id", "name", metric)]]
+    base = ["id", "name", "framework", metric]
+    wanted = [*base, *[c for c in [*by, *shown] if c not in base]]
     page = query_runs(
         store,
         sort=metric,
@@ -413,6 +431,7 @@ def comparable_board(
 
     out_rows: list[dict[str, Any]] = []
     group_info: list[dict[str, Any]] = []
+    groups_labels: list[set[str]] = []
     for number, (key, entries) in enumerate(sorted(groups.items(), key=group_order), start=1):
         ranked = key[0] != UNKNOWN_FINGERPRINT
         ordered = sorted(
@@ -442,6 +461,7 @@ def comparable_board(
         data_names = sorted({r.data_name for e in entries.values() for r in e.runs if r.data_name})
         data_name = ", ".join(data_names) or None
         fingerprint = key[0] if key[0] == UNKNOWN_FINGERPRINT else key[0][:12]
+        groups_labels.append({r.labels for e in entries.values() for r in e.runs if r.labels})
         group_info.append(
             {
                 "group": number,
@@ -453,6 +473,22 @@ def comparable_board(
                 "runs": sum(len(e.runs) for e in entries.values()),
                 "entries": total,
                 "shown": len(ordered),
+                "split": _summary(
+                    sorted({r.split for e in entries.values() for r in e.runs if r.split})
+                )
+                or None,
+                "framework": _summary(
+                    sorted(
+                        {
+                            str(r["framework"])
+                            for e in entries.values()
+                            for r in e.extra["rows"]
+                            if r.get("framework")
+                        }
+                    )
+                )
+                or None,
+                "same_labels_as": [],
                 "value_source": _summary(
                     sorted({r.source for e in entries.values() for r in e.runs})
                 ),
@@ -480,6 +516,22 @@ def comparable_board(
                 "ci_high": interval[1] if interval else None,
                 "interval": how,
                 "tied_with": [labels[i] for i in tied[index]],
+                "split": _summary(
+                    sorted({r.split for e in entries.values() for r in e.runs if r.split})
+                )
+                or None,
+                "framework": _summary(
+                    sorted(
+                        {
+                            str(r["framework"])
+                            for e in entries.values()
+                            for r in e.extra["rows"]
+                            if r.get("framework")
+                        }
+                    )
+                )
+                or None,
+                "same_labels_as": [],
                 "value_source": _summary([r.source for r in entry.runs]),
                 "runs": [r.run_id for r in entry.runs],
                 "seeds": [r.seed for r in entry.runs],
@@ -488,6 +540,7 @@ def comparable_board(
                 if label not in out:
                     out[label] = _summary([row.get(label) for row in entry.extra["rows"]])
             out_rows.append(out)
+    _link_same_labels(group_info, groups_labels)
     extra = [c for c in dict.fromkeys([*by, *shown]) if c not in (*RANKING_COLUMNS, "id", metric)]
     return RankedBoard(
         metric=metric,

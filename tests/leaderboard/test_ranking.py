@@ -203,5 +203,8 @@ def test_fingerprint_unknown_is_its_own_group(tmp_path: Path, digits) -> None:  
     groups = frame.attrs["modelboard_groups"]
     assert [(g["data_fingerprint"], g["ranked"]) for g in groups][-1] == ("unknown", False)
     unknown = _entry(frame, [run.id])
-    assert unknown["rank"] == "-" and unknown["group"] != _entry(frame, [known])["group"]
+    known_group = _entry(frame, [known])["group"]
+    assert unknown["rank"] == "-" and unknown["group"] != known_group
+    # the same labels in the same order: named as possibly the same examples, still apart
+    assert groups[unknown["group"] - 1]["same_labels_as"] == [known_group]
     tracker.close()
