@@ -373,8 +373,9 @@ def comparable_board(
     the most entries shown in all (the first groups' first). ``groups`` say, for each group,
     its number, data name, evaluated ``split``, ``framework``, fingerprint prefix, task,
     metric, whether it is ``ranked``, its ``runs`` and ``entries``, how many are ``shown``,
-    its ``value_source`` and ``same_labels_as`` (the groups whose evaluations had the same labels in the same order:
-    likely the same examples given as other inputs, never ranked together all the same).
+    its ``value_source`` and ``same_labels_as`` (the groups whose evaluations had the same
+    labels in the same order: likely the same examples given as other inputs, never ranked
+    together all the same).
     """
     metric = ranking_metric(store, sort)
     if metric is None:
