@@ -208,3 +208,14 @@ def test_fingerprint_unknown_is_its_own_group(tmp_path: Path, digits) -> None:  
     # the same labels in the same order: named as possibly the same examples, still apart
     assert groups[unknown["group"] - 1]["same_labels_as"] == [known_group]
     tracker.close()
+
+
+def test_evaluated_arrays_carry_their_split_fingerprint(digits) -> None:  # type: ignore[no-untyped-def]
+    from modelboard.evaluation.comparability import array_fingerprint
+
+    x_val, y_val = digits["a"]
+    split = mb.Data("digits", val=(x_val, y_val)).record.splits["val"]
+    assert array_fingerprint(x_val, y_val) == (split.fingerprint, "x and y as evaluated")
+    assert array_fingerprint(x_val, y_val[::-1].copy())[0] != split.fingerprint
+    fingerprint, how = array_fingerprint({"image": x_val}, y_val)  # a dict of inputs
+    assert fingerprint is None and how.startswith("unknown")
