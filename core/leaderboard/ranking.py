@@ -92,8 +92,9 @@ _NETWORK_SETTINGS = ("signature", "loss", "batch_size", "epochs_planned")
 
 
 def value_source(column: Column) -> str:
-    """What a metric column shows: ``evaluation``, ``last logged``, ``evaluation, else last
-    logged`` (a plain name), ``best logged``, ``lowest logged`` or ``highest logged``."""
+    """What a metric column shows: ``evaluation``, ``last logged``, ``evaluation, else last``
+    (a plain name that some runs evaluated and some logged: each run's evaluation value, else
+    its last logged value), ``best logged``, ``lowest logged`` or ``highest logged``."""
     kinds = [source.kind for source in column.sources]
     if column.label.startswith("best"):
         return "best logged"
@@ -102,7 +103,7 @@ def value_source(column: Column) -> str:
     if kinds == ["metric_last"]:
         return "last logged"
     if kinds == ["eval", "metric_last"]:
-        return "evaluation, else last logged"
+        return "evaluation, else last"
     if kinds == ["metric_min"]:
         return "lowest logged"
     if kinds == ["metric_max"]:
@@ -274,7 +275,7 @@ def _facts(store: SQLStore, row: Mapping[str, Any], metric: str, source: str) ->
     data_name = getattr(data, "name", None)
     evaluation: EvaluationRecord | None = None
     name = metric.partition(".")[2] if metric.startswith("eval.") else metric
-    if source in ("evaluation", "evaluation, else last logged"):
+    if source in ("evaluation", "evaluation, else last"):
         for document in documents.values():
             if isinstance(document, EvaluationRecord) and _metric_of(document, name) is not None:
                 evaluation = document
