@@ -274,6 +274,8 @@ def _facts(store: SQLStore, row: Mapping[str, Any], metric: str, source: str) ->
     data = documents.get("data")
     data_name = getattr(data, "name", None)
     evaluation: EvaluationRecord | None = None
+    split: str | None = None
+    labels: str | None = None
     name = metric.partition(".")[2] if metric.startswith("eval.") else metric
     if source in ("evaluation", "evaluation, else last"):
         for document in documents.values():
@@ -292,7 +294,6 @@ def _facts(store: SQLStore, row: Mapping[str, Any], metric: str, source: str) ->
         key = (UNKNOWN_FINGERPRINT, metric, "unknown")
         run_source = "last logged" if source.startswith("evaluation") else source
         flags = None
-        split = labels = None
     entry_key, seed = _entry_key(run, network)
     return _RunFacts(
         run_id=run_id,
