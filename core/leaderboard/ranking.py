@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -158,12 +158,19 @@ class _RunFacts:
 
 @dataclass
 class _Entry:
+    """Runs of one comparability group that make one entry, with their leaderboard rows."""
+
+    key: Any
     runs: list[_RunFacts] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def values(self) -> list[float]:
         return [run.value for run in self.runs]
+
+    @property
+    def mean(self) -> float:
+        return sum(self.values) / len(self.values)
 
 
 def bootstrap_interval(
@@ -320,10 +327,6 @@ def _interval(entry: _Entry) -> tuple[tuple[float, float] | None, str]:
     return None, "none: one run and no per-example values for this metric"
 
 
-def _key_of(entries: Mapping[Any, _Entry], entry: _Entry) -> Any:
-    return next(k for k, e in entries.items() if e is entry)
-
-
 def _summary(values: Sequence[Any]) -> Any:
     distinct = []
     for value in values:
@@ -385,174 +388,146 @@ def comparable_board(
             "comparable=True ranks a metric, and this store holds none of "
             f"{', '.join(HEADLINE_METRICS)}: pass sort='<metric>' (such as val_f1_macro)"
         )
-    resolver = column_resolver(store, directions)
-    column = resolver.resolve(metric)
+    column = column_resolver(store, directions).resolve(metric)
     source = value_source(column)
-    by = (
-        [c.strip() for c in group_by.split(",")]
-        if isinstance(group_by, str)
-        else list(group_by or [])
-    )
-    shown = (
-        [c.strip() for c in columns.split(",")] if isinstance(columns, str) else list(columns or [])
-    )
+    by, shown = _names(group_by), _names(columns)
     base = ["id", "name", "framework", metric]
-    wanted = [*base, *[c for c in [*by, *shown] if c not in base]]
     page = query_runs(
         store,
         sort=metric,
         ascending=ascending,
         where=where,
-        columns=wanted,
+        columns=[*base, *[c for c in [*by, *shown] if c not in base]],
         project=project,
         directions=directions,
     )
-    rows = [dict(zip(page.labels, row, strict=True)) for row in page.rows]
-    descending = column.direction == "max" if ascending is None else not ascending
-    facts: list[tuple[_RunFacts, dict[str, Any]]] = []
+    groups: dict[tuple[str, str, str], dict[Any, _Entry]] = {}
     missing = 0
-    for row in rows:
+    for values in page.rows:
+        row = dict(zip(page.labels, values, strict=True))
         fact = _facts(store, row, metric, source)
         if fact is None:
             missing += 1
-        else:
-            facts.append((fact, row))
-
-    groups: dict[tuple[str, str, str], dict[Any, _Entry]] = {}
-    for fact, row in facts:
-        if by:
-            entry_key: Any = json.dumps([row.get(c) for c in by], default=str)
-        else:
-            entry_key = fact.entry_key
-        entry = groups.setdefault(fact.key, {}).setdefault(entry_key, _Entry())
+            continue
+        entry_key = json.dumps([row.get(c) for c in by], default=str) if by else fact.entry_key
+        entry = groups.setdefault(fact.key, {}).setdefault(entry_key, _Entry(entry_key))
         entry.runs.append(fact)
-        entry.extra.setdefault("rows", []).append(row)
+        entry.rows.append(row)
 
-    def group_order(item: tuple[tuple[str, str, str], dict[Any, _Entry]]) -> tuple[bool, int]:
-        key, entries = item
-        return key[0] == UNKNOWN_FINGERPRINT, -sum(len(e.runs) for e in entries.values())
-
-    out_rows: list[dict[str, Any]] = []
-    group_info: list[dict[str, Any]] = []
-    groups_labels: list[set[str]] = []
-    for number, (key, entries) in enumerate(sorted(groups.items(), key=group_order), start=1):
-        ranked = key[0] != UNKNOWN_FINGERPRINT
-        ordered = sorted(
-            entries.values(),
-            key=lambda e: sum(e.values) / len(e.values),
-            reverse=descending,
-        )
-        total = len(ordered)
-        if limit is not None:  # the first `limit` entries, group after group
-            ordered = ordered[: max(0, limit - len(out_rows))]
-        intervals = [_interval(e) for e in ordered]
-        if ranked:
-            ranks, tied = tie_ranks([interval for interval, _ in intervals])
-        else:
-            ranks, tied = ["-"] * len(ordered), [[] for _ in ordered]
-        names = [_summary([r.name for r in e.runs]) for e in ordered]
-        if by:
-            labels = [
-                ", ".join(f"{c}={v}" for c, v in zip(by, json.loads(k), strict=True))
-                for k in (_key_of(entries, e) for e in ordered)
-            ]
-        else:
-            labels = [
-                n if isinstance(n, str) else f"{len(e.runs)} runs"
-                for n, e in zip(names, ordered, strict=True)
-            ]
-        data_names = sorted({r.data_name for e in entries.values() for r in e.runs if r.data_name})
-        data_name = ", ".join(data_names) or None
-        fingerprint = key[0] if key[0] == UNKNOWN_FINGERPRINT else key[0][:12]
-        groups_labels.append({r.labels for e in entries.values() for r in e.runs if r.labels})
-        group_info.append(
-            {
-                "group": number,
-                "data_name": data_name,
-                "data_fingerprint": fingerprint,
-                "task": key[2],
-                "metric": metric,
-                "ranked": ranked,
-                "runs": sum(len(e.runs) for e in entries.values()),
-                "entries": total,
-                "shown": len(ordered),
-                "split": _summary(
-                    sorted({r.split for e in entries.values() for r in e.runs if r.split})
-                )
-                or None,
-                "framework": _summary(
-                    sorted(
-                        {
-                            str(r["framework"])
-                            for e in entries.values()
-                            for r in e.extra["rows"]
-                            if r.get("framework")
-                        }
-                    )
-                )
-                or None,
-                "same_labels_as": [],
-                "value_source": _summary(
-                    sorted({r.source for e in entries.values() for r in e.runs})
-                ),
-            }
-        )
-        for index, entry in enumerate(ordered):
-            values = entry.values
-            n = len(values)
-            mean = sum(values) / n
-            std = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None
-            interval, how = intervals[index]
-            out: dict[str, Any] = {
-                "group": number,
-                "data_name": data_name,
-                "data_fingerprint": fingerprint,
-                "task": key[2],
-                "rank": ranks[index],
-                "name": labels[index],
-                "n": n,
-                "mean": mean,
-                "std": std,
-                "min": min(values),
-                "max": max(values),
-                "ci_low": interval[0] if interval else None,
-                "ci_high": interval[1] if interval else None,
-                "interval": how,
-                "tied_with": [labels[i] for i in tied[index]],
-                "split": _summary(
-                    sorted({r.split for e in entries.values() for r in e.runs if r.split})
-                )
-                or None,
-                "framework": _summary(
-                    sorted(
-                        {
-                            str(r["framework"])
-                            for e in entries.values()
-                            for r in e.extra["rows"]
-                            if r.get("framework")
-                        }
-                    )
-                )
-                or None,
-                "same_labels_as": [],
-                "value_source": _summary([r.source for r in entry.runs]),
-                "runs": [r.run_id for r in entry.runs],
-                "seeds": [r.seed for r in entry.runs],
-            }
-            for label in [*by, *shown]:
-                if label not in out:
-                    out[label] = _summary([row.get(label) for row in entry.extra["rows"]])
-            out_rows.append(out)
-    _link_same_labels(group_info, groups_labels)
+    descending = column.direction == "max" if ascending is None else not ascending
     extra = [c for c in dict.fromkeys([*by, *shown]) if c not in (*RANKING_COLUMNS, "id", metric)]
+    entries_out: list[dict[str, Any]] = []
+    groups_out: list[dict[str, Any]] = []
+    ordered_groups = sorted(
+        groups.items(), key=lambda item: (item[0][0] == UNKNOWN_FINGERPRINT, -_run_count(item[1]))
+    )
+    for number, (key, members) in enumerate(ordered_groups, start=1):
+        ordered = sorted(members.values(), key=lambda e: e.mean, reverse=descending)
+        room = len(ordered) if limit is None else max(0, limit - len(entries_out))
+        shown_entries = ordered[:room]  # the first `limit` entries, group after group
+        group = _group_info(number, key, metric, ordered, shown=len(shown_entries))
+        groups_out.append(group)
+        entries_out.extend(_entry_rows(group, shown_entries, by, extra))
+    _link_same_labels(groups_out, [_labels(members.values()) for _, members in ordered_groups])
     return RankedBoard(
         metric=metric,
         value_source=source,
         columns=[*RANKING_COLUMNS, *extra],
-        entries=out_rows,
-        groups=group_info,
+        entries=entries_out,
+        groups=groups_out,
         missing=missing,
     )
+
+
+def _names(value: Sequence[str] | str | None) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return list(value or [])
+
+
+def _run_count(entries: Mapping[Any, _Entry]) -> int:
+    return sum(len(e.runs) for e in entries.values())
+
+
+def _labels(entries: Iterable[_Entry]) -> set[str]:
+    return {r.labels for e in entries for r in e.runs if r.labels}
+
+
+def _distinct(values: Iterable[Any]) -> Any:
+    """The one value, the sorted list of several, or ``None`` for none."""
+    found = sorted({str(v) for v in values if v is not None})
+    return found[0] if len(found) == 1 else (found or None)
+
+
+def _group_info(
+    number: int, key: tuple[str, str, str], metric: str, entries: list[_Entry], *, shown: int
+) -> dict[str, Any]:
+    runs = [r for e in entries for r in e.runs]
+    fingerprint = key[0] if key[0] == UNKNOWN_FINGERPRINT else key[0][:12]
+    return {
+        "group": number,
+        "data_name": ", ".join(sorted({r.data_name for r in runs if r.data_name})) or None,
+        "split": _distinct(r.split for r in runs),
+        "framework": _distinct(row.get("framework") for e in entries for row in e.rows),
+        "data_fingerprint": fingerprint,
+        "task": key[2],
+        "metric": metric,
+        "ranked": key[0] != UNKNOWN_FINGERPRINT,
+        "runs": len(runs),
+        "entries": len(entries),
+        "shown": shown,
+        "value_source": _distinct(r.source for r in runs),
+        "same_labels_as": [],
+    }
+
+
+def _entry_rows(
+    group: dict[str, Any], entries: list[_Entry], by: list[str], extra: list[str]
+) -> list[dict[str, Any]]:
+    """One row per entry of a group, best first, ranked (or ``-``) and ties marked."""
+    intervals = [_interval(e) for e in entries]
+    if group["ranked"]:
+        ranks, tied = tie_ranks([interval for interval, _ in intervals])
+    else:
+        ranks, tied = ["-"] * len(entries), [[] for _ in entries]
+    labels = [_entry_label(e, by) for e in entries]
+    out = []
+    for index, entry in enumerate(entries):
+        values, (interval, how) = entry.values, intervals[index]
+        n, mean = len(values), entry.mean
+        row: dict[str, Any] = {
+            "group": group["group"],
+            "data_name": group["data_name"],
+            "data_fingerprint": group["data_fingerprint"],
+            "task": group["task"],
+            "rank": ranks[index],
+            "name": labels[index],
+            "n": n,
+            "mean": mean,
+            "std": math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1)) if n > 1 else None,
+            "min": min(values),
+            "max": max(values),
+            "ci_low": interval[0] if interval else None,
+            "ci_high": interval[1] if interval else None,
+            "interval": how,
+            "tied_with": [labels[i] for i in tied[index]],
+            "value_source": _summary([r.source for r in entry.runs]),
+            "runs": [r.run_id for r in entry.runs],
+            "seeds": [r.seed for r in entry.runs],
+        }
+        for label in extra:
+            row[label] = _summary([r.get(label) for r in entry.rows])
+        out.append(row)
+    return out
+
+
+def _entry_label(entry: _Entry, by: list[str]) -> str:
+    """``col=value, ...`` of the ``group_by`` columns, else the runs' name (or ``n runs``)."""
+    if by:
+        values = json.loads(entry.key)
+        return ", ".join(f"{c}={v}" for c, v in zip(by, values, strict=True))
+    names = _summary([r.name for r in entry.runs])
+    return names if isinstance(names, str) else f"{len(entry.runs)} runs"
 
 
 def comparable_leaderboard(
