@@ -31,9 +31,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelboard.records import EvaluationRecord, NetworkRecord, RunRecord
+from modelboard.records import EvaluationRecord
 from modelboard.records.evaluation import UNKNOWN_FINGERPRINT
-from modelboard.store import FilterError, column_resolver, query_runs, sort_names
+from modelboard.store import FilterError, column_resolver, query_runs, sort_names, value_kinds
+
+#: The store's record kind of one split's evaluation is this prefix and the split's name.
+EVALUATION_KIND_PREFIX = "evaluation:"
 
 if TYPE_CHECKING:
     import numpy as np
@@ -149,9 +152,9 @@ class _RunFacts:
     key: tuple[str, str, str]
     source: str
     data_name: str | None
-    flags: np.ndarray | None
     split: str | None
     labels: str | None
+    accuracy: bool  # the metric is the split's accuracy: per-example flags exist
     entry_key: str
     seed: Any
 
@@ -233,95 +236,115 @@ def _overlap(a: tuple[float, float], b: tuple[float, float]) -> bool:
     return a[0] <= b[1] and b[0] <= a[1]
 
 
-def _metric_of(record: EvaluationRecord, column: str) -> str | None:
-    """The record's metric name that the leaderboard column ``<split>_<metric>`` reads."""
-    prefix = record.split + "_"
-    if column.startswith(prefix) and column[len(prefix) :] in record.metrics:
-        return column[len(prefix) :]
-    return None
-
-
 def _canonical(values: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in values.items() if str(k) not in SEED_NAMES}
 
 
-def _entry_key(run: RunRecord, network: NetworkRecord | None) -> tuple[str, Any]:
-    """The default entry key (everything but the seed) and the run's seed."""
-    settings: dict[str, Any] = {"framework": run.framework, "params": _canonical(run.params)}
-    if network is not None:
-        for name in _NETWORK_SETTINGS:
-            settings[name] = getattr(network, name)
-        optimizer = network.optimizer
-        if optimizer is not None:
-            from modelboard.optimizer_names import canonical_optimizer
-
-            settings["optimizer"] = canonical_optimizer(optimizer.name)
-            settings["learning_rate"] = optimizer.learning_rate
-        settings["hparams"] = _canonical(network.hyperparameters)
-    seed = next((run.params[k] for k in SEED_NAMES if k in run.params), None)
-    if seed is None and network is not None:
-        seed = next(
-            (network.hyperparameters[k] for k in SEED_NAMES if k in network.hyperparameters), None
-        )
-    return json.dumps(settings, sort_keys=True, default=str), seed
+#: The leaderboard columns whose equal values (with the parameters) make runs one entry.
+_SETTING_COLUMNS = (
+    "signature",
+    "optimizer",
+    "learning_rate",
+    "batch_size",
+    "epochs_planned",
+    "loss_function",
+)
+#: At most this many parameters are read in the leaderboard query; past it, run records.
+_MAX_PARAM_COLUMNS = 25
 
 
-def _facts(store: SQLStore, row: Mapping[str, Any], metric: str, source: str) -> _RunFacts | None:
-    """One run's value, comparability key, entry key and per-example flags (``None`` when the
-    run has no finite value of the metric). Records are read through the store's public
-    methods, two reads per run."""
-    value = row.get(metric)
-    if value is None or isinstance(value, str) or not math.isfinite(float(value)):
+@dataclass
+class _Query:
+    """The columns the ranking reads in one leaderboard query, and what they mean."""
+
+    metric: str
+    name: str  # the metric without an ``eval.`` prefix: ``<split>_<metric>``
+    source: str
+    splits: list[str]  # the splits ``name`` may belong to, longest first
+    params: list[str] | None  # parameter names read as columns; ``None``: from run records
+    extra: list[str]
+
+    @property
+    def columns(self) -> list[str]:
+        columns = ["id", "name", "framework", "data_name", self.metric]
+        if self.source == "evaluation, else last":
+            columns.append(f"eval.{self.name}")
+        columns += [f"comparability.{split}" for split in self.splits]
+        columns += list(_SETTING_COLUMNS)
+        for param in [*(self.params or []), *sorted(SEED_NAMES)]:
+            columns.append(f"params.{param}")
+        return [*columns, *[c for c in self.extra if c not in columns]]
+
+
+def _split_candidates(name: str) -> list[str]:
+    """The splits an evaluation column ``<split>_<metric>`` may name, longest first."""
+    parts = name.split("_")
+    return ["_".join(parts[:i]) for i in range(len(parts) - 1, 0, -1)]
+
+
+def _param_names(store: SQLStore) -> list[str] | None:
+    names = sorted(n for n in value_kinds(store, kinds=("param",)) if n not in SEED_NAMES)
+    return names if len(names) <= _MAX_PARAM_COLUMNS else None
+
+
+def _run_source(query: _Query, evaluated: bool) -> str:
+    if evaluated:
+        return "evaluation"
+    return "last logged" if query.source.startswith("evaluation") else query.source
+
+
+def _facts(store: SQLStore, row: Mapping[str, Any], query: _Query) -> _RunFacts | None:
+    """One run's value, comparability key and entry key from its leaderboard row (``None``
+    when it has no finite value of the metric): one SQL query serves every run."""
+    value = row.get(query.metric)
+    if value is None or isinstance(value, (str, bool)) or not math.isfinite(float(value)):
         return None
-    run_id = row["id"]
-    run = store.get_run(run_id)
-    documents = store.get_records(run_id)
-    network = documents.get("network")
-    network = network if isinstance(network, NetworkRecord) else None
-    data = documents.get("data")
-    data_name = getattr(data, "name", None)
-    evaluation: EvaluationRecord | None = None
+    evaluated = query.source == "evaluation" or (
+        query.source == "evaluation, else last" and row.get(f"eval.{query.name}") is not None
+    )
+    key: tuple[str, str, str] = (UNKNOWN_FINGERPRINT, query.name, "unknown")
     split: str | None = None
-    labels: str | None = None
-    name = metric.partition(".")[2] if metric.startswith("eval.") else metric
-    if source in ("evaluation", "evaluation, else last"):
-        for document in documents.values():
-            if isinstance(document, EvaluationRecord) and _metric_of(document, name) is not None:
-                evaluation = document
-                break
-    if evaluation is not None:
-        record_metric = _metric_of(evaluation, name)
-        assert record_metric is not None
-        key = tuple(evaluation.comparability_key(name))
-        run_source = "evaluation"
-        flags = evaluation.correct_flags() if record_metric == "accuracy" else None
-        split, labels = evaluation.split, evaluation.labels_fingerprint
-        data_name = evaluation.data_name or data_name
+    labels = ""
+    for candidate in query.splits if evaluated else []:
+        text = row.get(f"comparability.{candidate}")
+        if isinstance(text, str) and text.count("|") >= 2:
+            fingerprint, task, labels = text.split("|", 2)
+            key, split = (fingerprint, query.name, task), candidate
+            break
+    if query.params is None:  # too many parameter names for one query: the run's record
+        params = _canonical(store.get_run(row["id"]).params)
     else:
-        key = (UNKNOWN_FINGERPRINT, metric, "unknown")
-        run_source = "last logged" if source.startswith("evaluation") else source
-        flags = None
-    entry_key, seed = _entry_key(run, network)
+        params = {p: row.get(f"params.{p}") for p in query.params}
+    settings = {c: row.get(c) for c in ("framework", *_SETTING_COLUMNS)}
+    seeds = [row.get(f"params.{s}") for s in sorted(SEED_NAMES)]
     return _RunFacts(
-        run_id=run_id,
-        name=run.name,
+        run_id=row["id"],
+        name=row.get("name"),
         value=float(value),
-        key=(str(key[0]), str(key[1]), str(key[2])),
-        source=run_source,
-        data_name=data_name,
-        flags=flags,
+        key=key,
+        source=_run_source(query, evaluated),
+        data_name=row.get("data_name"),
         split=split,
-        labels=labels,
-        entry_key=entry_key,
-        seed=seed,
+        labels=labels or None,
+        accuracy=split is not None and query.name == f"{split}_accuracy",
+        entry_key=json.dumps({"params": params, **settings}, sort_keys=True, default=str),
+        seed=next((s for s in seeds if s is not None), None),
     )
 
 
-def _interval(entry: _Entry) -> tuple[tuple[float, float] | None, str]:
+def _correct_flags(store: SQLStore, run: _RunFacts) -> np.ndarray | None:
+    """The per-example correctness of the run's evaluation, for accuracy only (one read)."""
+    if not run.accuracy or run.split is None:
+        return None
+    record = store.get_records(run.run_id).get(EVALUATION_KIND_PREFIX + run.split)
+    return record.correct_flags() if isinstance(record, EvaluationRecord) else None
+
+
+def _interval(store: SQLStore, entry: _Entry) -> tuple[tuple[float, float] | None, str]:
     values = entry.values
     if len(values) >= 2:
         return t_interval(values), f"t over {len(values)} runs"
-    flags = entry.runs[0].flags
+    flags = _correct_flags(store, entry.runs[0])
     if flags is not None and len(flags):
         return bootstrap_interval(flags), f"bootstrap of {len(flags)} examples"
     return None, "none: one run and no per-example values for this metric"
@@ -391,13 +414,21 @@ def comparable_board(
     column = column_resolver(store, directions).resolve(metric)
     source = value_source(column)
     by, shown = _names(group_by), _names(columns)
-    base = ["id", "name", "framework", metric]
+    name = metric.partition(".")[2] if metric.startswith("eval.") else metric
+    query = _Query(
+        metric=metric,
+        name=name,
+        source=source,
+        splits=_split_candidates(name) if source.startswith("evaluation") else [],
+        params=_param_names(store),
+        extra=[*by, *shown],
+    )
     page = query_runs(
         store,
         sort=metric,
         ascending=ascending,
         where=where,
-        columns=[*base, *[c for c in [*by, *shown] if c not in base]],
+        columns=query.columns,
         project=project,
         directions=directions,
     )
@@ -405,7 +436,7 @@ def comparable_board(
     missing = 0
     for values in page.rows:
         row = dict(zip(page.labels, values, strict=True))
-        fact = _facts(store, row, metric, source)
+        fact = _facts(store, row, query)
         if fact is None:
             missing += 1
             continue
@@ -427,7 +458,7 @@ def comparable_board(
         shown_entries = ordered[:room]  # the first `limit` entries, group after group
         group = _group_info(number, key, metric, ordered, shown=len(shown_entries))
         groups_out.append(group)
-        entries_out.extend(_entry_rows(group, shown_entries, by, extra))
+        entries_out.extend(_entry_rows(store, group, shown_entries, by, extra))
     _link_same_labels(groups_out, [_labels(members.values()) for _, members in ordered_groups])
     return RankedBoard(
         metric=metric,
@@ -482,10 +513,11 @@ def _group_info(
 
 
 def _entry_rows(
-    group: dict[str, Any], entries: list[_Entry], by: list[str], extra: list[str]
+    store: SQLStore, group: dict[str, Any], entries: list[_Entry], by: list[str], extra: list[str]
 ) -> list[dict[str, Any]]:
-    """One row per entry of a group, best first, ranked (or ``-``) and ties marked."""
-    intervals = [_interval(e) for e in entries]
+    """One row per entry of a group, best first, ranked (or ``-``) and ties marked. Only the
+    entries shown need intervals: a rank depends on the entries above it alone."""
+    intervals = [_interval(store, e) for e in entries]
     if group["ranked"]:
         ranks, tied = tie_ranks([interval for interval, _ in intervals])
     else:

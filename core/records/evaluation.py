@@ -96,6 +96,13 @@ class EvaluationRecord(Record):
             self.data_fingerprint or UNKNOWN_FINGERPRINT, metric, self.task_signature()
         )
 
+    def comparability_text(self) -> str:
+        """``<fingerprint or unknown>|<task signature>|<labels fingerprint>``: what the store
+        keeps per split (``run_values`` kind ``comparability``) so that the leaderboard groups
+        runs in SQL, without reading their records."""
+        fingerprint = self.data_fingerprint or UNKNOWN_FINGERPRINT
+        return f"{fingerprint}|{self.task_signature()}|{self.labels_fingerprint or ''}"
+
     def correct_flags(self) -> np.ndarray | None:
         """The per-example correctness as a bool array of ``n_samples`` (``None`` when the
         record holds none: regression, or a record written before modelboard stored it)."""
