@@ -4,14 +4,16 @@
 comparable=True)``, the table of ``modelboard ls``) works on the flat leaderboard's rows:
 
 1. **Comparability groups.** Each run's value of the ranking metric carries the key of the
-   evaluation it comes from (``EvaluationRecord.comparability_key``): the evaluated split's
+   evaluation it comes from (``EvaluationRecord.comparability_key``, kept in SQL as the
+   ``comparability.<split>`` value, ``comparability_text``): the evaluated split's
    data fingerprint, the metric and the task (classes or regression). Runs are ranked only
    within a group of equal keys. A value whose data is not known (an evaluation without a
    fingerprint, a logged training metric, a ``best_`` value) has the fingerprint ``unknown``:
    such runs form groups of their own, sorted by value but **not ranked**.
 2. **Entries.** Runs of one group that differ only in their seed form one entry: the same
-   framework, architecture signature, optimizer, learning rate, batch size, planned epochs, loss
-   and hyperparameters apart from ``seed`` (``SEED_NAMES``). ``group_by=`` names the columns
+   ``framework``, ``signature``, ``optimizer``, ``learning_rate``, ``batch_size``,
+   ``epochs_planned`` and ``loss_function`` columns, and the same ``params.*`` apart from
+   ``seed`` (``SEED_NAMES``), all read in the one leaderboard query. ``group_by=`` names the columns
    whose equal values make an entry instead. An entry shows the mean, std, min and max of its
    runs' values and ``n``; a single run is ``n=1``.
 3. **Intervals and ties.** An entry's 95% interval is a t interval of its runs' values when it

@@ -111,6 +111,9 @@ def test_two_validation_splits_rank_in_two_groups(board) -> None:  # type: ignor
     for _, row in frame.iterrows():  # no entry mixes runs of both splits
         fingerprints = {tracker.get(r).evaluations["val"].data_fingerprint for r in row["runs"]}
         assert len(fingerprints) == 1 and row["data_fingerprint"] == fingerprints.pop()[:12]
+    # the key is a column in SQL too: which runs were evaluated on this data?
+    on_a = tracker.leaderboard(where=f"comparability.val like '{a.data_fingerprint}%'")
+    assert sorted(on_a["id"]) == sorted(r for k, v in ids.items() if k.endswith("/a") for r in v)
     other = _entry(frame, ids["sgd-1e-4/b"])
     assert other["rank"] == "1" and other["group"] == groups["digits-b"]["group"]
 
