@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ls", parents=common, help="the leaderboard as a table")
     _query_options(p, default_limit=50)
     p.add_argument("--search", metavar="ID", help="the trials of search ID, the best marked")
+    from modelboard.cli._ranking import add_ls_options
+
+    add_ls_options(p)  # --all, --group-by: the comparable leaderboard (docs/leaderboard.md)
 
     p = sub.add_parser(
         "show",

@@ -101,6 +101,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
     from modelboard.leaderboard import leaderboard_table
 
     tracker = open_tracker(args.store)
+    if not args.all and (args.group_by or not args.json):  # the comparable leaderboard
+        from modelboard.cli._ranking import ls_comparable
+
+        if ls_comparable(tracker, args, None if args.json else _console()):
+            return 0
     columns = args.columns or _ls_columns(tracker, args.sort)
     limit = _limit(args.limit)
     labels, rows = leaderboard_table(  # plain rows: ls never imports pandas
@@ -121,7 +126,9 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if not rows:
         console.print("no runs" + (" match the filter" if args.where else " in this store"))
         return 0
-    console.print(rows_table(labels, rows))
+    from modelboard.cli._ranking import source_labels
+
+    console.print(rows_table(source_labels(tracker.store, labels), rows))
     if limit is not None and len(rows) == limit:
         console.print(f"[dim]first {limit} runs; --limit 0 shows all[/dim]")
     return 0

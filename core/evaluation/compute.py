@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from modelboard.evaluation.comparability import correct_flags, labels_fingerprint
 from modelboard.evaluation.task import PreparedInputs, prepare_inputs
 from modelboard.records import EvaluationRecord
+from modelboard.records.evaluation import pack_flags
 
 __all__ = ["compute_evaluation", "record_from_inputs"]
 
@@ -59,7 +61,10 @@ def record_from_inputs(prep: PreparedInputs, split: str = "val") -> EvaluationRe
         created=time.time(),
         inputs=dict(prep.inputs),
         warnings=list(prep.warnings),
+        labels_fingerprint=labels_fingerprint(prep),
     )
+    flags = correct_flags(prep)
+    record.correct = pack_flags(flags) if flags is not None else None
     if prep.task == "regression":
         from modelboard.evaluation.regression import regression_metrics
 

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelboard.evaluation.comparability import stamp_comparability
 from modelboard.evaluation.compute import record_from_inputs
 from modelboard.evaluation.task import PreparedInputs, prepare_inputs
 
@@ -49,6 +50,9 @@ def evaluate_run(
         raise ValueError("pass the true labels once: as y (run.evaluate(x, y)) or as y_true=")
     truth = y_true if y_true is not None else y
     from_model = y_score is None and y_pred is None
+    inputs_kind = (
+        "loader" if from_model and is_loader(x) else "arrays" if from_model else "predictions"
+    )
     if from_model and is_loader(x):
         if truth is not None:
             raise ValueError(
@@ -99,6 +103,7 @@ def evaluate_run(
     if from_model:
         prep.inputs["prediction_source"] = "model"
     record = record_from_inputs(prep, split)
+    stamp_comparability(record, prep, data=run.data, x=x, y=truth, inputs_kind=inputs_kind)
     run.store_evaluation(record)
     if plots:
         write_plots(run, record, prep)

@@ -28,10 +28,14 @@ model_name, gradient_health): ``optimizer = 'Adam'`` selects ``adam`` runs.
 The SQL lives in the store (``modelboard.store.query``): this package turns its pages into
 DataFrames and files. ``FilterError``, ``parse_filter``, ``ColumnResolver`` and
 ``metric_direction`` are re-exported from where they live.
+
+``comparable_leaderboard`` (``tracker.leaderboard(comparable=True)``) ranks only comparable
+runs, seeds aggregated and ties marked: see ``modelboard.leaderboard.ranking``.
 """
 
 from modelboard.leaderboard._export import EXPORT_FORMATS, export_frame, show
 from modelboard.leaderboard._frame import leaderboard, leaderboard_ids, leaderboard_table
+from modelboard.leaderboard.ranking import comparable_leaderboard
 from modelboard.metric_direction import metric_direction
 from modelboard.store import (
     STANDARD_COLUMNS,
@@ -45,6 +49,7 @@ __all__ = [
     "leaderboard",
     "leaderboard_ids",
     "leaderboard_table",
+    "comparable_leaderboard",
     "export_frame",
     "show",
     "EXPORT_FORMATS",

@@ -109,6 +109,7 @@ PREFIXES = {
     "max": "metric_max",
     "flags": "run",
     "best": "best",
+    "comparability": "comparability",
 }
 BARE_GROUPS: tuple[tuple[str, ...], ...] = (
     ("eval", "metric_last"),

@@ -2,7 +2,9 @@
 
 Kinds: ``param`` and ``tag`` (from the run record), ``metric_last``, ``metric_min`` and
 ``metric_max`` (from the metrics table, finite values only for min and max), ``eval``
-(``<split>_<metric>`` from evaluation records) and ``run`` (flags such as gradient health).
+(``<split>_<metric>`` from evaluation records), ``comparability`` (one per evaluated split:
+``EvaluationRecord.comparability_text()``, read by ``modelboard.leaderboard.ranking``) and
+``run`` (flags such as gradient health).
 From the data record: ``data`` (name, fingerprint, geometry, shapes...), and one row per
 ``feature`` name, per ``fingerprint`` (the name is the fingerprint, the text the split) and per
 ``augmentation`` type, so that "which runs used feature x" is one indexed lookup. From the
@@ -215,6 +217,7 @@ def evaluation_rows(run_id: str, record: EvaluationRecord) -> list[ValueRow]:
     ]
     for name, values in record.per_class.items():
         rows.append((run_id, "eval", f"{record.split}_{name}_per_class", None, dumps(values)))
+    rows.append((run_id, "comparability", record.split, None, record.comparability_text()))
     return rows
 
 

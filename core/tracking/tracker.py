@@ -486,13 +486,34 @@ class Tracker:
         project: str | None = None,
         limit: int | None = None,
         directions: Mapping[str, str] | None = None,
+        comparable: bool = False,
+        group_by: Sequence[str] | str | None = None,
     ) -> Any:
         """A pandas DataFrame, one row per run, sorted, filtered and limited in the database.
 
         ``sort`` names a column (``"val_accuracy"``, ``"-created"``); metrics sort best first
         unless ``ascending`` says otherwise. ``where`` is a filter such as
         ``"framework = 'torch' and val_accuracy > 0.9"``. See ``modelboard.leaderboard``.
+        ``comparable=True`` ranks the metric only within groups of runs evaluated on the same
+        data, one row per entry (seeds aggregated, ``group_by=`` columns make entries instead,
+        ties marked): see ``modelboard.leaderboard.ranking``.
         """
+        if comparable or group_by is not None:
+            if not comparable:
+                raise ValueError("group_by= makes entries of comparable runs: pass comparable=True")
+            from modelboard.leaderboard import comparable_leaderboard
+
+            return comparable_leaderboard(
+                self.store,
+                sort=sort,
+                ascending=ascending,
+                where=where,
+                columns=columns,
+                project=project,
+                limit=limit,
+                directions=directions,
+                group_by=group_by,
+            )
         from modelboard.leaderboard import leaderboard
 
         return leaderboard(

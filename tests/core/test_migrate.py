@@ -97,7 +97,8 @@ def _copy_rows(folder: Path, templates: list[str], total: int) -> None:
                 _copy_tree(source, folder / "artifacts" / new_id)
         conn.execute(tables.runs.insert(), new_runs)
         for t in run_tables:
-            conn.execute(t.insert(), new_rows[t.name])
+            if new_rows[t.name]:  # an empty list would insert one row of defaults
+                conn.execute(t.insert(), new_rows[t.name])
     engine.dispose()
 
 
