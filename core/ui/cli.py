@@ -61,7 +61,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"modelboard {args.command}: error: {exc}\n{exc.pointer()}", file=sys.stderr)
             return 2
         text = str(exc).strip().splitlines()
-        print(f"modelboard {args.command}: error: {text[0] if text else repr(exc)}", file=sys.stderr)
+        message = text[0] if text else repr(exc)
+        print(f"modelboard {args.command}: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
