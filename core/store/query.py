@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_, union
+from sqlalchemy import and_, exists, func, select, tuple_, union
 
 from modelboard.store import tables
 from modelboard.store.columns import (
@@ -62,7 +62,6 @@ __all__ = [
 DEFAULT_RUN_COLUMNS = ("id", "name", "project", "framework", "status", "created", "duration")
 #: Kinds of stored values a plain column name can refer to, in the order names resolve.
 VALUE_KINDS = ("eval", "metric_last", "param", "hparam", "data", "tag", "run", "network")
-_CHUNK = 500
 _FIRST_WINDOW = 1000  # candidates per source in the first window of a top-N query
 _KEEP_WHEN_EMPTY = KEEP_WHEN_EMPTY = frozenset(RUN_COLUMNS)
 #: Kinds whose integral numbers read back as ints (a column's first source decides).
@@ -353,60 +352,22 @@ def _top_by_value(
     return ids + [r[0] for r in store._read(partial(_all_rows, rest))]
 
 
-def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-
-
 def _fetch_rows(
     store: SQLStore, ids: Sequence[str], sources: set[Source] | None, now: float
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[Source, tuple[Any, Any]]]]:
     """Runs-table fields and ``run_values`` of the given runs (only ``sources`` when given)."""
-    runs = tables.runs
-    rv = tables.run_values
-    status = store.effective_status_clause(now)
+    names = (*RUN_FIELDS, "duration")
     run_fields: dict[str, dict[str, Any]] = {}
     values: dict[str, dict[Source, tuple[Any, Any]]] = {run_id: {} for run_id in ids}
-    source_filter = None
-    if sources:
-        pairs = sorted((s.kind, s.name) for s in sources)
-        source_filter = (
-            tuple_(rv.c.kind, rv.c.name).in_(pairs)
-            if store.engine.dialect.name != "sqlite" or len(pairs) < 400
-            else or_(*[and_(rv.c.kind == k, rv.c.name == n) for k, n in pairs])
-        )
-    for chunk in _chunks(list(ids)):
-        run_query = select(
-            runs.c.id,
-            runs.c.name,
-            runs.c.project,
-            runs.c.framework,
-            status.label("status"),
-            runs.c.created,
-            runs.c.ended,
-            runs.c.heartbeat,
-            runs.c.parent_id,
-        ).where(runs.c.id.in_(chunk))
-        value_query = None
-        if sources is None or source_filter is not None:
-            value_query = select(
-                rv.c.run_id, rv.c.kind, rv.c.name, rv.c.value_num, rv.c.value_text
-            ).where(rv.c.run_id.in_(chunk))
-            if source_filter is not None:
-                value_query = value_query.where(source_filter)
-
-        def work(conn: Any, run_query: Any = run_query, value_query: Any = value_query) -> Any:
-            found = conn.execute(run_query).all()
-            stored = conn.execute(value_query).all() if value_query is not None else []
-            return found, stored
-
-        found, stored = store._read(work)
-        for row in found:
-            fields = dict(row._mapping)
-            end = fields["ended"] if fields["ended"] is not None else fields["heartbeat"]
-            fields["duration"] = None if end is None else max(0.0, end - fields["created"])
-            run_fields[row.id] = fields
-        for run_id, kind, name, num, text in stored:
-            values[run_id][Source(kind, name)] = (num, text)
+    interned: dict[tuple[str, str], Source] = {}
+    for chunk in iter_run_chunks(store, ids, sources, now=now):
+        for row in chunk.fields:
+            run_fields[row[0]] = dict(zip(names, row, strict=True))
+        for run_id, kind, name, num, text in chunk.values:
+            source = interned.get((kind, name))
+            if source is None:
+                source = interned[(kind, name)] = Source(kind, name)
+            values[run_id][source] = (num, text)
     return run_fields, values
 
 
