@@ -179,7 +179,7 @@ def rows_table(labels: list[str], rows: list[list[Any]], title: str | None = Non
 
 
 #: Tables longer than this print as plain aligned text (rich's layout measures every cell).
-RICH_TABLE_ROWS = 500
+RICH_TABLE_ROWS = 100
 _CELL_WIDTH = 40
 
 
