@@ -23,6 +23,7 @@ from modelboard.store.query import (
     STREAM_CHUNK,
     default_columns,
     iter_run_chunks,
+    stored_sources,
 )
 
 if TYPE_CHECKING:
@@ -44,7 +45,6 @@ class _Values:
         self.size = size
         self.num: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
         self.text: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
-        self.seen: set[tuple[str, str]] = set()
 
     def add(self, rows: list[Any], position: pd.Index) -> None:
         """Fold one chunk of (run_id, kind, name, num, text) rows in, vectorised."""
@@ -59,7 +59,6 @@ class _Values:
         name_codes, name_names = pd.factorize(np.asarray(names, dtype=object))
         pair_codes, pairs = pd.factorize(kind_codes.astype(np.int64) * len(name_names) + name_codes)
         keys = [(kind_names[p // len(name_names)], name_names[p % len(name_names)]) for p in pairs]
-        self.seen.update(keys)
         numbers = np.array(nums, dtype=float)  # None reads as NaN
         text = np.array(texts, dtype=object)
         has_number = ~np.isnan(numbers)
@@ -196,7 +195,14 @@ def stream_frame(
 
     position = pd.Index(list(ids))
     values = _Values(len(ids))
-    needed = None if chosen is None else {s for c in chosen for s in c.needs_sources}
+    default = chosen is None
+    if chosen is None:  # planned from what the whole store holds; empty columns drop below
+        stored = stored_sources(store)
+        chosen = default_columns(resolver, stored)
+        # only what a column shows: no features, fingerprints, or the unused min/max
+        needed = {s for c in chosen for s in c.needs_sources} & stored
+    else:
+        needed = {s for c in chosen for s in c.needs_sources}
     fields: list[tuple[Any, ...] | None] = [None] * len(ids)
     for chunk in iter_run_chunks(store, ids, needed, now=now, chunk_size=chunk_size):
         if chunk.fields:
@@ -204,10 +210,8 @@ def stream_frame(
             for i, row in zip(at, chunk.fields, strict=True):
                 fields[i] = row
         values.add(chunk.values, position)
+        chunk.values.clear()  # free this chunk's rows before the next one is fetched
     kept = np.array([row is not None for row in fields], dtype=bool)
-    default = chosen is None
-    if chosen is None:
-        chosen = default_columns(resolver, {Source(k, n) for k, n in values.seen})
     rows = [row for row in fields if row is not None]
     data: dict[str, Any] = {}
     for column in chosen:

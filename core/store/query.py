@@ -47,6 +47,7 @@ __all__ = [
     "iter_run_chunks",
     "select_columns",
     "default_columns",
+    "stored_sources",
     "INT_KINDS",
     "KEEP_WHEN_EMPTY",
     "STREAM_CHUNK",
@@ -67,7 +68,7 @@ _KEEP_WHEN_EMPTY = KEEP_WHEN_EMPTY = frozenset(RUN_COLUMNS)
 #: Kinds whose integral numbers read back as ints (a column's first source decides).
 _INT_KINDS = INT_KINDS = frozenset({"param", "hparam", "data", "network", "tag"})
 #: Runs per chunk of a whole-store read (one query for their fields, one for their values).
-STREAM_CHUNK = 2000
+STREAM_CHUNK = 1000
 
 
 @dataclass
@@ -473,6 +474,13 @@ def default_columns(resolver: ColumnResolver, present: set[Source]) -> list[Colu
     """Every column the default leaderboard shows for runs holding ``present`` values (empty
     ones are dropped by the caller, run columns excepted: ``KEEP_WHEN_EMPTY``)."""
     return _default_columns(resolver, present)
+
+
+def stored_sources(store: SQLStore) -> set[Source]:
+    """Every (kind, name) the store holds a value of: one scan of a covering index."""
+    rv = tables.run_values
+    query = select(rv.c.kind, rv.c.name).distinct()
+    return {Source(k, n) for k, n in store._read(partial(_all_rows, query))}
 
 
 @dataclass
