@@ -193,8 +193,8 @@ def write_plain_table(out: Any, labels: list[str], rows: list[list[Any]]) -> Non
     characters), written to ``out`` in blocks: 100,000 rows print in seconds."""
     cells = [[_cut(format_cell(v, c)) for v, c in zip(row, labels, strict=True)] for row in rows]
     widths = [len(label) for label in labels]
-    for line in cells:
-        for i, cell in enumerate(line):
+    for cut in cells:
+        for i, cell in enumerate(cut):
             if len(cell) > widths[i]:
                 widths[i] = len(cell)
     numeric = [

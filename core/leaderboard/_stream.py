@@ -62,7 +62,7 @@ class _Values:
         numbers = np.array(nums, dtype=float)  # None reads as NaN
         text = np.array(texts, dtype=object)
         has_number = ~np.isnan(numbers)
-        has_text = np.not_equal(text, None)
+        has_text = pd.notna(text)
         order = np.argsort(pair_codes, kind="stable")
         bounds = np.searchsorted(pair_codes[order], np.arange(len(keys) + 1))
         for code, key in enumerate(keys):
@@ -112,6 +112,7 @@ def _numeric_column(column: Column, values: _Values) -> np.ndarray:
 def _object_column(column: Column, values: _Values) -> list[Any]:
     """A column with text somewhere: ``Column.value``'s rules, one cell at a time."""
     import numpy as np
+    import pandas as pd
 
     from modelboard.store.columns import source_value
 
@@ -120,7 +121,7 @@ def _object_column(column: Column, values: _Values) -> list[Any]:
     for source in column.sources:
         numbers = values.numbers(_key(source))
         texts = values.texts(_key(source))
-        for i in np.flatnonzero(missing & (~np.isnan(numbers) | np.not_equal(texts, None))):
+        for i in np.flatnonzero(missing & (~np.isnan(numbers) | pd.notna(texts))):
             number = numbers[i]
             value = source_value(None if number != number else float(number), texts[i])
             if value is None:
