@@ -41,8 +41,9 @@ _SPECIAL_TEXT = ("true", "false", "nan", "inf", "-inf")
 class _Values:
     """Every stored value of the read, per (kind, name): positions and values, in pieces."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, wanted: set[tuple[str, str]] | None = None) -> None:
         self.size = size
+        self.wanted = wanted
         self.num: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
         self.text: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
 
@@ -53,8 +54,14 @@ class _Values:
 
         if not rows:
             return
-        run_ids, kinds, names, nums, texts = zip(*rows, strict=True)
-        where = position.get_indexer(run_ids).astype(np.int32)
+        # one list per column (``zip(*rows)`` costs 0.6 µs a row, these 0.1 µs)
+        run_ids = [r[0] for r in rows]
+        kinds = [r[1] for r in rows]
+        names = [r[2] for r in rows]
+        nums = [r[3] for r in rows]
+        texts = [r[4] for r in rows]
+        run_codes, chunk_ids = pd.factorize(np.asarray(run_ids, dtype=object))
+        where = position.get_indexer(chunk_ids).astype(np.int32)[run_codes]
         kind_codes, kind_names = pd.factorize(np.asarray(kinds, dtype=object))
         name_codes, name_names = pd.factorize(np.asarray(names, dtype=object))
         pair_codes, pairs = pd.factorize(kind_codes.astype(np.int64) * len(name_names) + name_codes)
@@ -66,6 +73,8 @@ class _Values:
         order = np.argsort(pair_codes, kind="stable")
         bounds = np.searchsorted(pair_codes[order], np.arange(len(keys) + 1))
         for code, key in enumerate(keys):
+            if self.wanted is not None and key not in self.wanted:
+                continue
             part = order[bounds[code] : bounds[code + 1]]
             known = part[has_number[part]]
             if len(known):
@@ -195,7 +204,6 @@ def stream_frame(
     import pandas as pd
 
     position = pd.Index(list(ids))
-    values = _Values(len(ids))
     default = chosen is None
     if chosen is None:  # planned from what the whole store holds; empty columns drop below
         stored = stored_sources(store)
@@ -204,6 +212,7 @@ def stream_frame(
         needed = {s for c in chosen for s in c.needs_sources} & stored
     else:
         needed = {s for c in chosen for s in c.needs_sources}
+    values = _Values(len(ids), {_key(s) for s in needed})
     fields: list[tuple[Any, ...] | None] = [None] * len(ids)
     for chunk in iter_run_chunks(store, ids, needed, now=now, chunk_size=chunk_size):
         if chunk.fields:
@@ -225,14 +234,8 @@ def stream_frame(
             )
         if default and column.label not in KEEP_WHEN_EMPTY and _is_empty(cells):
             continue
-        data[column.label] = cells
-    frame = pd.DataFrame(
-        {
-            label: (cells if isinstance(cells, np.ndarray) else pd.Series(cells, dtype=None))
-            for label, cells in data.items()
-        },
-        index=pd.RangeIndex(len(rows)),
-    )
-    if not len(rows):
-        frame = pd.DataFrame(columns=list(data))
-    return frame
+        data[column.label] = cells if isinstance(cells, np.ndarray) else pd.Series(cells)
+    del values, fields  # the pieces go before the frame's blocks are made
+    if not rows:
+        return pd.DataFrame(columns=list(data))
+    return pd.DataFrame(data, index=pd.RangeIndex(len(rows)), copy=False)

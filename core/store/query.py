@@ -507,33 +507,54 @@ RUN_FIELDS = (
 )
 
 
-def _value_sql(dialect: str, count: int, pairs: Sequence[tuple[str, str]] | None) -> str:
+#: Above this many (kind, name) pairs the value query filters on the kinds only (comparing
+#: every row with a long list of pairs costs the database more than the rows it saves).
+_PAIR_FILTER_MAX = 32
+
+
+def _value_sql(
+    dialect: str, count: int, pairs: Sequence[tuple[str, str]] | None, kinds: Sequence[str] | None
+) -> str:
     rv = tables.run_values.name
     head = f"SELECT run_id, kind, name, value_num, value_text FROM {rv} WHERE "
     if dialect == "postgresql":
         sql = head + "run_id = ANY(%s)"
         if pairs is not None:
             sql += " AND (kind, name) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+        elif kinds is not None:
+            sql += " AND kind = ANY(%s)"
         return sql
     sql = head + "run_id IN (" + ",".join("?" * count) + ")"
     if pairs is not None:
         sql += " AND (kind, name) IN (VALUES " + ",".join(["(?, ?)"] * len(pairs)) + ")"
+    elif kinds is not None:
+        sql += " AND kind IN (" + ",".join("?" * len(kinds)) + ")"
     return sql
 
 
 def _fetch_values(
-    conn: Connection, ids: Sequence[str], pairs: Sequence[tuple[str, str]] | None
+    conn: Connection,
+    ids: Sequence[str],
+    pairs: Sequence[tuple[str, str]] | None,
+    kinds: Sequence[str] | None = None,
 ) -> list[Any]:
     """The chunk's ``run_values`` rows through the driver's own cursor (no SQLAlchemy rows:
-    a whole-store read fetches millions of them)."""
+    a whole-store read fetches millions of them): only ``pairs`` when given, else only
+    ``kinds`` when given."""
     dialect = conn.dialect.name
     params: Any
     if dialect == "postgresql":
         params = [list(ids)]
         if pairs is not None:
             params += [[k for k, _ in pairs], [n for _, n in pairs]]
+        elif kinds is not None:
+            params.append(list(kinds))
     elif dialect == "sqlite":
-        params = list(ids) + ([v for pair in pairs for v in pair] if pairs is not None else [])
+        params = list(ids)
+        if pairs is not None:
+            params += [v for pair in pairs for v in pair]
+        elif kinds is not None:
+            params += list(kinds)
     else:  # any other database: the portable statement
         rv = tables.run_values
         query = select(rv.c.run_id, rv.c.kind, rv.c.name, rv.c.value_num, rv.c.value_text).where(
@@ -541,10 +562,12 @@ def _fetch_values(
         )
         if pairs is not None:
             query = query.where(tuple_(rv.c.kind, rv.c.name).in_(list(pairs)))
+        elif kinds is not None:
+            query = query.where(rv.c.kind.in_(list(kinds)))
         return [tuple(r) for r in conn.execute(query)]
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.execute(_value_sql(dialect, len(ids), pairs), params)
+        cursor.execute(_value_sql(dialect, len(ids), pairs, kinds), params)
         return list(cursor.fetchall())
     finally:
         cursor.close()
@@ -558,8 +581,9 @@ def iter_run_chunks(
     now: float | None = None,
     chunk_size: int = STREAM_CHUNK,
 ) -> Iterator[RunChunk]:
-    """The runs-table fields and ``run_values`` of ``ids``, ``chunk_size`` runs at a time
-    (only ``sources`` when given): memory stays one chunk's rows, whatever the store's size.
+    """The runs-table fields and ``run_values`` of ``ids``, ``chunk_size`` runs at a time:
+    memory stays one chunk's rows, whatever the store's size. With ``sources``, at least
+    their values (and no kind of value none of them has; many sources are filtered by kind).
 
     Each chunk is one read (two queries on one connection); a run deleted meanwhile is absent.
     """
@@ -569,9 +593,9 @@ def iter_run_chunks(
     runs = tables.runs
     status = store.effective_status_clause(now)
     pairs = None if sources is None else sorted({(s.kind, s.name) for s in sources})
-    limit = 400 if store.engine.dialect.name == "sqlite" else 10_000  # bound variables
-    if pairs is not None and len(pairs) > limit:
-        pairs = None  # too many to name: read every value of the chunk's runs
+    kinds = None if pairs is None else sorted({k for k, _ in pairs})
+    if pairs is not None and len(pairs) > _PAIR_FILTER_MAX:
+        pairs = None  # many to name: the kinds only, the other names skipped by the caller
     step = min(chunk_size, 30_000 - 2 * len(pairs or ()))
     for start in range(0, len(ids), step):
         chunk = list(ids[start : start + step])
@@ -589,9 +613,9 @@ def iter_run_chunks(
 
         def work(conn: Connection, run_query: Any = run_query, chunk: list[str] = chunk) -> Any:
             found = [tuple(r) for r in conn.execute(run_query)]
-            if pairs is not None and not pairs:
+            if kinds is not None and not kinds:
                 return found, []
-            return found, _fetch_values(conn, chunk, pairs)
+            return found, _fetch_values(conn, chunk, pairs, kinds)
 
         found, values = store._read(work)
         fields = []
