@@ -106,6 +106,61 @@ def _run_measure(store: str, operation: str, out_dir: Path) -> dict[str, float |
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def build_copied_store(source: Path, folder: Path, runs: int) -> float:
+    """A store of ``runs`` copies of the runs in the store at ``source`` (one made by
+    ``modelboard demo``: real records), each with a new id and its own created time: the
+    ``runs`` and ``run_values`` rows, which are all that whole-store reads touch (records,
+    metrics and gradients are not copied). Returns seconds taken."""
+    import random
+    import sqlite3
+    import uuid
+
+    from modelboard.store import SQLStore, resolve_location, tables
+
+    start = time.perf_counter()
+    SQLStore(resolve_location(folder)).close()  # the schema
+    src = sqlite3.connect(source / "modelboard.db")
+    run_cols = [c.name for c in tables.runs.columns]
+    value_cols = [c.name for c in tables.run_values.columns]
+    originals = src.execute(f"SELECT {', '.join(run_cols)} FROM runs").fetchall()
+    values: dict[str, list[tuple]] = {}
+    for row in src.execute(f"SELECT {', '.join(value_cols)} FROM run_values"):
+        values.setdefault(row[0], []).append(row[1:])
+    src.close()
+    dst = sqlite3.connect(folder / "modelboard.db")
+    indexes = [i.name for i in tables.run_values.indexes]
+    for name in indexes:
+        dst.execute(f"DROP INDEX {name}")
+    rng = random.Random(0)
+    base = time.time() - runs * 60
+    id_at, created_at = run_cols.index("id"), run_cols.index("created")
+    record_at = run_cols.index("record")
+    run_batch, value_batch = [], []
+    for i in range(runs):
+        row = list(originals[i % len(originals)])
+        old, new = row[id_at], uuid.UUID(int=rng.getrandbits(128)).hex
+        row[id_at], row[created_at] = new, base + i * 60
+        row[record_at] = row[record_at].replace(old, new)
+        run_batch.append(row)
+        value_batch.extend((new, *v) for v in values.get(old, ()))
+        if len(value_batch) > 200_000 or i == runs - 1:
+            dst.executemany(
+                f"INSERT INTO runs VALUES ({', '.join('?' * len(run_cols))})", run_batch
+            )
+            dst.executemany(
+                f"INSERT INTO run_values ({', '.join(value_cols)}) "
+                f"VALUES ({', '.join('?' * len(value_cols))})",
+                value_batch,
+            )
+            run_batch, value_batch = [], []
+    dst.commit()
+    dst.close()
+    with SQLStore(resolve_location(folder)).engine.begin() as conn:
+        for index in tables.run_values.indexes:
+            index.create(conn)
+    return time.perf_counter() - start
+
+
 def copy_to_postgres(sqlite_folder: Path, url: str) -> float:
     """Copy the SQLite store's ``runs`` and ``run_values`` rows into a new PostgreSQL store
     (``COPY``, indexes built afterwards); returns seconds taken."""
@@ -176,6 +231,13 @@ def main() -> None:
     )
     parser.add_argument("--ops", nargs="+", default=list(OPERATIONS), choices=OPERATIONS)
     parser.add_argument("--smoke", action="store_true", help="300 runs: does every step run?")
+    parser.add_argument(
+        "--copies-of",
+        type=Path,
+        metavar="STORE",
+        help="instead of the wide bulk store: copies of this store's runs (e.g. made by "
+        "`modelboard demo --quick`), the issue's way of building a big store",
+    )
     parser.add_argument("--measure", choices=OPERATIONS, help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -189,11 +251,18 @@ def main() -> None:
         out_dir = Path(tmp) / "out"
         out_dir.mkdir()
         for runs in sizes:
-            folder = root / f"sqlite-{runs}"
+            shape = "copies" if args.copies_of else "sqlite"
+            folder = root / f"{shape}-{runs}"
             if not (folder / "modelboard.db").exists():
-                print(f"built {runs:,} runs (SQLite) in {build_store(folder, runs):.0f} s")
+                seconds = (
+                    build_copied_store(args.copies_of, folder, runs)
+                    if args.copies_of
+                    else build_store(folder, runs)
+                )
+                print(f"built {runs:,} runs (SQLite, {shape}) in {seconds:.0f} s")
             stores = [("sqlite", str(folder))]
-            pg_name = f"bench_scale_{runs}" + ("_smoke" if args.smoke else "")
+            prefix = "bench_scale_copies" if args.copies_of else "bench_scale"
+            pg_name = f"{prefix}_{runs}" + ("_smoke" if args.smoke else "")
             if args.pg:
                 url, made = _pg_store_url(args.pg, pg_name)
                 if made:
