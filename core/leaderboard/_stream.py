@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 __all__ = ["stream_frame"]
 
 _FIELD_INDEX = {name: i for i, name in enumerate((*RUN_FIELDS, "duration"))}
-_SPECIAL_TEXT = ("true", "false", "nan", "inf", "-inf")
 
 
 class _Values:
@@ -46,6 +45,7 @@ class _Values:
         self.wanted = wanted
         self.num: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
         self.text: dict[tuple[str, str], list[tuple[np.ndarray, np.ndarray]]] = {}
+        self.shared: dict[str, str] = {}
 
     def add(self, rows: list[Any], position: pd.Index) -> None:
         """Fold one chunk of (run_id, kind, name, num, text) rows in, vectorised."""
@@ -70,6 +70,11 @@ class _Values:
         text = np.array(texts, dtype=object)
         has_number = ~np.isnan(numbers)
         has_text = pd.notna(text)
+        # equal texts share one object (names, shapes, signatures repeat from run to run),
+        # and no text pins the chunk's freed rows in memory
+        shared = self.shared
+        written_at = np.flatnonzero(has_text)
+        text[written_at] = [shared.setdefault(t, t) for t in text[written_at]]
         order = np.argsort(pair_codes, kind="stable")
         bounds = np.searchsorted(pair_codes[order], np.arange(len(keys) + 1))
         for code, key in enumerate(keys):
