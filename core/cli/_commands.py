@@ -120,7 +120,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([dict(zip(labels, _json_safe(row), strict=True)) for row in rows])
         return 0
-    from modelboard.cli.render import rows_table
+    from modelboard.cli.render import RICH_TABLE_ROWS, rows_table, write_plain_table
 
     console = _console()
     if not rows:
@@ -128,10 +128,26 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return 0
     from modelboard.cli._ranking import source_labels
 
-    console.print(rows_table(source_labels(tracker.store, labels), rows))
-    if limit is not None and len(rows) == limit:
-        console.print(f"[dim]first {limit} runs; --limit 0 shows all[/dim]")
+    headers = source_labels(tracker.store, labels)
+    if len(rows) <= RICH_TABLE_ROWS:
+        console.print(rows_table(headers, rows))
+    else:  # rich measures every cell of every row: a plain aligned table prints in seconds
+        write_plain_table(sys.stdout, headers, rows)
+    left_out = _left_out(tracker, args, limit, len(rows))
+    if left_out:
+        noun = "run" if left_out == 1 else "runs"
+        console.print(f"[dim]… {left_out:,} more {noun}; --limit 0 shows all[/dim]")
     return 0
+
+
+def _left_out(tracker: Tracker, args: argparse.Namespace, limit: int | None, shown: int) -> int:
+    """How many matching runs a full page left out (counted in the database)."""
+    if limit is None or shown < limit:
+        return 0
+    from modelboard.store import count_runs
+
+    total = count_runs(tracker.store, where=args.where, project=args.project)
+    return max(0, total - shown)
 
 
 def _json_safe(row: list[Any]) -> list[Any]:

@@ -176,8 +176,12 @@ def ls_comparable(tracker: Tracker, args: argparse.Namespace, console: Console |
     ]
     if board.missing:
         notes.append(f"{board.missing} matching runs have no {board.metric} value")
-    if sum(g["entries"] for g in board.groups) > len(board.entries):
-        notes.append(f"first {len(board.entries)} entries; --limit 0 shows all")
+    left_out = sum(g["entries"] for g in board.groups) - len(board.entries)
+    if left_out > 0:
+        noun = "entry" if left_out == 1 else "entries"
+        notes.append(
+            f"first {len(board.entries)} entries; … {left_out:,} more {noun}; --limit 0 shows all"
+        )
     for note in notes:
         console.print(f"[dim]{note}[/dim]")
     return True

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelboard.store import query_runs, select_run_ids
+from modelboard.store.query import STREAM_CHUNK, column_resolver, select_columns, sort_names
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -77,23 +78,34 @@ def leaderboard(
     limit: int | None = None,
     offset: int = 0,
     directions: Mapping[str, str] | None = None,
+    chunk_size: int = STREAM_CHUNK,
 ) -> pd.DataFrame:
-    """One row per run, best first: see ``modelboard.leaderboard`` for the language."""
-    import pandas as pd
+    """One row per run, best first: see ``modelboard.leaderboard`` for the language.
 
-    page = query_runs(
+    Without a ``limit`` every matching run is read, ``chunk_size`` runs at a time, into
+    compact columns (see ``modelboard.leaderboard._stream``): 100,000 runs need no more
+    memory than the frame itself and a chunk.
+    """
+    import time
+
+    from modelboard.leaderboard._stream import stream_frame
+
+    now = time.time()
+    resolver = column_resolver(store, directions)
+    chosen = select_columns(resolver, columns)
+    ids = select_run_ids(
         store,
         sort=sort,
         ascending=ascending,
         where=where,
-        columns=columns,
         project=project,
         limit=limit,
         offset=offset,
-        directions=directions,
+        resolver=resolver,
+        now=now,
     )
-    frame = pd.DataFrame(page.rows, columns=page.labels)
+    frame = stream_frame(store, ids, chosen, resolver, now, chunk_size)
     for label in [c for c in frame.columns if frame[c].dtype.kind == "O"]:
         frame[label] = frame[label].where(frame[label].notna(), float("nan"))  # one missing value
-    frame.attrs["modelboard_sort"] = page.sort
+    frame.attrs["modelboard_sort"] = sort_names(sort)
     return frame

@@ -14,12 +14,12 @@ Names, the filter language and sort keys are described in ``modelboard.store.col
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, or_, select, tuple_, union
+from sqlalchemy import and_, exists, func, select, tuple_, union
 
 from modelboard.store import tables
 from modelboard.store.columns import (
@@ -42,7 +42,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RunPage",
+    "RunChunk",
     "query_runs",
+    "iter_run_chunks",
+    "select_columns",
+    "default_columns",
+    "stored_sources",
+    "INT_KINDS",
+    "KEEP_WHEN_EMPTY",
+    "STREAM_CHUNK",
     "select_run_ids",
     "count_runs",
     "value_kinds",
@@ -55,10 +63,12 @@ __all__ = [
 DEFAULT_RUN_COLUMNS = ("id", "name", "project", "framework", "status", "created", "duration")
 #: Kinds of stored values a plain column name can refer to, in the order names resolve.
 VALUE_KINDS = ("eval", "metric_last", "param", "hparam", "data", "tag", "run", "network")
-_CHUNK = 500
 _FIRST_WINDOW = 1000  # candidates per source in the first window of a top-N query
-_KEEP_WHEN_EMPTY = frozenset(RUN_COLUMNS)
-_INT_KINDS = frozenset({"param", "hparam", "data", "network", "tag"})
+_KEEP_WHEN_EMPTY = KEEP_WHEN_EMPTY = frozenset(RUN_COLUMNS)
+#: Kinds whose integral numbers read back as ints (a column's first source decides).
+_INT_KINDS = INT_KINDS = frozenset({"param", "hparam", "data", "network", "tag"})
+#: Runs per chunk of a whole-store read (one query for their fields, one for their values).
+STREAM_CHUNK = 1000
 
 
 @dataclass
@@ -343,60 +353,22 @@ def _top_by_value(
     return ids + [r[0] for r in store._read(partial(_all_rows, rest))]
 
 
-def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
-    return [items[i : i + _CHUNK] for i in range(0, len(items), _CHUNK)]
-
-
 def _fetch_rows(
     store: SQLStore, ids: Sequence[str], sources: set[Source] | None, now: float
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[Source, tuple[Any, Any]]]]:
     """Runs-table fields and ``run_values`` of the given runs (only ``sources`` when given)."""
-    runs = tables.runs
-    rv = tables.run_values
-    status = store.effective_status_clause(now)
+    names = (*RUN_FIELDS, "duration")
     run_fields: dict[str, dict[str, Any]] = {}
     values: dict[str, dict[Source, tuple[Any, Any]]] = {run_id: {} for run_id in ids}
-    source_filter = None
-    if sources:
-        pairs = sorted((s.kind, s.name) for s in sources)
-        source_filter = (
-            tuple_(rv.c.kind, rv.c.name).in_(pairs)
-            if store.engine.dialect.name != "sqlite" or len(pairs) < 400
-            else or_(*[and_(rv.c.kind == k, rv.c.name == n) for k, n in pairs])
-        )
-    for chunk in _chunks(list(ids)):
-        run_query = select(
-            runs.c.id,
-            runs.c.name,
-            runs.c.project,
-            runs.c.framework,
-            status.label("status"),
-            runs.c.created,
-            runs.c.ended,
-            runs.c.heartbeat,
-            runs.c.parent_id,
-        ).where(runs.c.id.in_(chunk))
-        value_query = None
-        if sources is None or source_filter is not None:
-            value_query = select(
-                rv.c.run_id, rv.c.kind, rv.c.name, rv.c.value_num, rv.c.value_text
-            ).where(rv.c.run_id.in_(chunk))
-            if source_filter is not None:
-                value_query = value_query.where(source_filter)
-
-        def work(conn: Any, run_query: Any = run_query, value_query: Any = value_query) -> Any:
-            found = conn.execute(run_query).all()
-            stored = conn.execute(value_query).all() if value_query is not None else []
-            return found, stored
-
-        found, stored = store._read(work)
-        for row in found:
-            fields = dict(row._mapping)
-            end = fields["ended"] if fields["ended"] is not None else fields["heartbeat"]
-            fields["duration"] = None if end is None else max(0.0, end - fields["created"])
-            run_fields[row.id] = fields
-        for run_id, kind, name, num, text in stored:
-            values[run_id][Source(kind, name)] = (num, text)
+    interned: dict[tuple[str, str], Source] = {}
+    for chunk in iter_run_chunks(store, ids, sources, now=now):
+        for row in chunk.fields:
+            run_fields[row[0]] = dict(zip(names, row, strict=True))
+        for run_id, kind, name, num, text in chunk.values:
+            source = interned.get((kind, name))
+            if source is None:
+                source = interned[(kind, name)] = Source(kind, name)
+            values[run_id][source] = (num, text)
     return run_fields, values
 
 
@@ -485,3 +457,171 @@ def query_runs(
         labels = [labels[i] for i in keep]
         rows = [[row[i] for i in keep] for row in rows]
     return RunPage(labels, rows, shown, offset, sort_names(sort))
+
+
+def select_columns(
+    resolver: ColumnResolver, columns: Sequence[str] | str | None
+) -> list[Column] | None:
+    """The columns ``columns`` names (one comma-separated string or a list), or ``None``
+    for the default set (which depends on the values the selected runs hold)."""
+    if columns is None:
+        return None
+    names = [c.strip() for c in columns.split(",")] if isinstance(columns, str) else columns
+    return list({c.label: c for c in (resolver.resolve(n) for n in names if n)}.values())
+
+
+def default_columns(resolver: ColumnResolver, present: set[Source]) -> list[Column]:
+    """Every column the default leaderboard shows for runs holding ``present`` values (empty
+    ones are dropped by the caller, run columns excepted: ``KEEP_WHEN_EMPTY``)."""
+    return _default_columns(resolver, present)
+
+
+def stored_sources(store: SQLStore) -> set[Source]:
+    """Every (kind, name) the store holds a value of: one scan of a covering index."""
+    rv = tables.run_values
+    query = select(rv.c.kind, rv.c.name).distinct()
+    return {Source(k, n) for k, n in store._read(partial(_all_rows, query))}
+
+
+@dataclass
+class RunChunk:
+    """One chunk of a whole-store read: the runs-table ``fields`` of the chunk's runs (a tuple
+    per run: ``RUN_FIELDS`` then ``duration``) and their ``run_values`` rows as plain tuples
+    (run_id, kind, name, value_num, value_text), straight from the database driver."""
+
+    fields: list[tuple[Any, ...]]
+    values: list[tuple[str, str, str, float | None, str | None]]
+
+
+#: The runs-table fields a chunk carries, in order (``duration`` follows, computed).
+RUN_FIELDS = (
+    "id",
+    "name",
+    "project",
+    "framework",
+    "status",
+    "created",
+    "ended",
+    "heartbeat",
+    "parent_id",
+)
+
+
+#: Above this many (kind, name) pairs the value query filters on the kinds only (comparing
+#: every row with a long list of pairs costs the database more than the rows it saves).
+_PAIR_FILTER_MAX = 32
+
+
+def _value_sql(
+    dialect: str, count: int, pairs: Sequence[tuple[str, str]] | None, kinds: Sequence[str] | None
+) -> str:
+    rv = tables.run_values.name
+    head = f"SELECT run_id, kind, name, value_num, value_text FROM {rv} WHERE "
+    if dialect == "postgresql":
+        sql = head + "run_id = ANY(%s)"
+        if pairs is not None:
+            sql += " AND (kind, name) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+        elif kinds is not None:
+            sql += " AND kind = ANY(%s)"
+        return sql
+    sql = head + "run_id IN (" + ",".join("?" * count) + ")"
+    if pairs is not None:
+        sql += " AND (kind, name) IN (VALUES " + ",".join(["(?, ?)"] * len(pairs)) + ")"
+    elif kinds is not None:
+        sql += " AND kind IN (" + ",".join("?" * len(kinds)) + ")"
+    return sql
+
+
+def _fetch_values(
+    conn: Connection,
+    ids: Sequence[str],
+    pairs: Sequence[tuple[str, str]] | None,
+    kinds: Sequence[str] | None = None,
+) -> list[Any]:
+    """The chunk's ``run_values`` rows through the driver's own cursor (no SQLAlchemy rows:
+    a whole-store read fetches millions of them): only ``pairs`` when given, else only
+    ``kinds`` when given."""
+    dialect = conn.dialect.name
+    params: Any
+    if dialect == "postgresql":
+        params = [list(ids)]
+        if pairs is not None:
+            params += [[k for k, _ in pairs], [n for _, n in pairs]]
+        elif kinds is not None:
+            params.append(list(kinds))
+    elif dialect == "sqlite":
+        params = list(ids)
+        if pairs is not None:
+            params += [v for pair in pairs for v in pair]
+        elif kinds is not None:
+            params += list(kinds)
+    else:  # any other database: the portable statement
+        rv = tables.run_values
+        query = select(rv.c.run_id, rv.c.kind, rv.c.name, rv.c.value_num, rv.c.value_text).where(
+            rv.c.run_id.in_(list(ids))
+        )
+        if pairs is not None:
+            query = query.where(tuple_(rv.c.kind, rv.c.name).in_(list(pairs)))
+        elif kinds is not None:
+            query = query.where(rv.c.kind.in_(list(kinds)))
+        return [tuple(r) for r in conn.execute(query)]
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(_value_sql(dialect, len(ids), pairs, kinds), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def iter_run_chunks(
+    store: SQLStore,
+    ids: Sequence[str],
+    sources: Iterable[Source] | None = None,
+    *,
+    now: float | None = None,
+    chunk_size: int = STREAM_CHUNK,
+) -> Iterator[RunChunk]:
+    """The runs-table fields and ``run_values`` of ``ids``, ``chunk_size`` runs at a time:
+    memory stays one chunk's rows, whatever the store's size. With ``sources``, at least
+    their values (and no kind of value none of them has; many sources are filtered by kind).
+
+    Each chunk is one read (two queries on one connection); a run deleted meanwhile is absent.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be 1 or more, got {chunk_size}")
+    now = time.time() if now is None else now
+    runs = tables.runs
+    status = store.effective_status_clause(now)
+    pairs = None if sources is None else sorted({(s.kind, s.name) for s in sources})
+    kinds = None if pairs is None else sorted({k for k, _ in pairs})
+    if pairs is not None and len(pairs) > _PAIR_FILTER_MAX:
+        pairs = None  # many to name: the kinds only, the other names skipped by the caller
+    step = min(chunk_size, 30_000 - 2 * len(pairs or ()))
+    for start in range(0, len(ids), step):
+        chunk = list(ids[start : start + step])
+        run_query = select(
+            runs.c.id,
+            runs.c.name,
+            runs.c.project,
+            runs.c.framework,
+            status.label("status"),
+            runs.c.created,
+            runs.c.ended,
+            runs.c.heartbeat,
+            runs.c.parent_id,
+        ).where(runs.c.id.in_(chunk))
+
+        def work(conn: Connection, run_query: Any = run_query, chunk: list[str] = chunk) -> Any:
+            found = [tuple(r) for r in conn.execute(run_query)]
+            if kinds is not None and not kinds:
+                return found, []
+            return found, _fetch_values(conn, chunk, pairs, kinds)
+
+        found, values = store._read(work)
+        fields = []
+        for row in found:
+            created, ended, heartbeat = row[5], row[6], row[7]
+            end = ended if ended is not None else heartbeat
+            duration = None if end is None else max(0.0, end - created)
+            fields.append((*row, duration))
+        yield RunChunk(fields, values)

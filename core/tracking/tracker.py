@@ -448,9 +448,17 @@ class Tracker:
         project: str | None = None,
         status: str | Sequence[str] | None = None,
         limit: int | None = None,
-    ) -> list[RunRecord]:
-        """Run records, newest first; ``status`` filters on the effective status."""
-        return self.store.list_runs(project=project, status=status, limit=limit)
+    ) -> Sequence[RunRecord]:
+        """Run records, newest first; ``status`` filters on the effective status.
+
+        A ``RunList`` (``modelboard.store.run_list``): the runs are picked now, their records
+        read a chunk at a time as they are reached; it equals a list of the same records.
+        """
+        from modelboard.store.run_list import RunList, list_run_ids
+
+        now = time.time()
+        ids = list_run_ids(self.store, project=project, status=status, limit=limit, now=now)
+        return RunList(self.store, ids, now=now)
 
     def get(self, run_id: str | Run) -> StoredRun:
         """Every record of one run; ``run_id`` may be a unique prefix."""

@@ -5,6 +5,7 @@ The figures themselves are measured by hand (benchmarks/RESULTS.md); nothing her
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,16 @@ CASES = {
     "bench_writer.py": (
         ["--points", "20000", "--kill-after", "1.5", "--rates", "10000"],
         ["raw sqlite3 executemany", "writer / raw:", "SIGKILL at 10,000 points/s offered"],
+    ),
+    "bench_scale.py": (
+        ["--smoke"],
+        ["300 runs, sqlite:", "leaderboard", "export_parquet", "ls_all"],
+    ),
+    "bench_pg_writers.py": (
+        ["--writers", "2", "--points", "200"],
+        ["points/s through one PostgreSQL server:", "lost: 0; extra: 0"]
+        if os.environ.get("MODELBOARD_TEST_PG")
+        else ["no PostgreSQL server"],
     ),
     "bench_torch_loop.py": (
         ["--rounds", "1", "--epochs", "1"],
