@@ -29,9 +29,10 @@ __all__ = [
 
 
 def rotated(names: Sequence[str], round_index: int) -> list[str]:
-    """``names`` rotated by ``round_index`` and reversed on odd rounds: over the rounds every
-    variant runs in every position, after and before each other."""
-    shift = round_index % len(names)
+    """``names`` rotated by ``round_index // 2`` places, reversed on odd rounds: over
+    ``2 * len(names)`` rounds every variant runs in every position, right after and right
+    before each of the others."""
+    shift = (round_index // 2) % len(names)
     order = list(names[shift:]) + list(names[:shift])
     return order if round_index % 2 == 0 else order[::-1]
 

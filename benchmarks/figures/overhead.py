@@ -231,14 +231,14 @@ def _torch_rounds(args: dict[str, Any], folder: Path) -> dict[str, Any]:
         model = basic_cnn((1, 8, 8), data.num_classes)
         return model, make_optimizer("adam", model.parameters(), 1e-3)
 
-    def train(variant: TorchVariant) -> float:
+    def train(variant: TorchVariant) -> tuple[float, float]:
         model, optimizer = fresh()
         model.train()
         variant.start(model, optimizer, folder)
         on_step = variant.on_step
         generator = torch.Generator().manual_seed(0)
         step = 0
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for epoch in range(epochs):
             order = torch.randperm(len(x), generator=generator)
             for begin in range(0, len(x), batch):
@@ -251,7 +251,7 @@ def _torch_rounds(args: dict[str, Any], folder: Path) -> dict[str, Any]:
                 optimizer.step()
                 step += 1
             variant.epoch_end(epoch, float(loss.detach()))
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start, time.process_time() - cpu
         variant.stop()
         return elapsed
 
@@ -285,13 +285,13 @@ def _keras_rounds(args: dict[str, Any], folder: Path) -> dict[str, Any]:
             models[name] = model
         return models[name]
 
-    def fit(variant: KerasVariant, name: str) -> float:
+    def fit(variant: KerasVariant, name: str) -> tuple[float, float]:
         model = model_for(name, variant)
         variant.before_fit()
         callbacks = variant.callbacks()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         model.fit(x, y, epochs=epochs, batch_size=batch, verbose=0, callbacks=callbacks)
-        elapsed = time.perf_counter() - start
+        elapsed = time.perf_counter() - start, time.process_time() - cpu
         variant.after_fit()
         return elapsed
 
@@ -304,7 +304,7 @@ def _keras_rounds(args: dict[str, Any], folder: Path) -> dict[str, Any]:
 def _rounds(
     args: dict[str, Any],
     makers: dict[str, Callable[[], Any]],
-    train: Callable[..., float],
+    train: Callable[..., tuple[float, float]],
     facts: dict[str, Any],
     *,
     by_name: bool = False,
@@ -323,17 +323,23 @@ def _rounds(
     first = variants["untracked"]
     train(first, "untracked") if by_name else train(first)
     times: dict[str, list[float]] = {name: [] for name in variants}
+    cpu: dict[str, list[float]] = {name: [] for name in variants}
     rounds = int(args["rounds"])
     for round_index in range(rounds):
         for name in rotated(list(variants), round_index):
             variant = variants[name]
-            seconds = train(variant, name) if by_name else train(variant)
+            seconds, cpu_seconds = train(variant, name) if by_name else train(variant)
             times[name].append(seconds)
+            cpu[name].append(cpu_seconds)
         progress(
             f"  {args['framework']} round {round_index + 1}/{rounds}: "
             + ", ".join(f"{n} {times[n][-1] / times['untracked'][-1]:.3f}" for n in variants)
         )
     measured = paired_ratios(times, "untracked")
+    # CPU time of the whole process (every thread): what the tracker costs the machine, and
+    # less disturbed than wall time by other processes' load
+    for name, entry in paired_ratios(cpu, "untracked").items():
+        measured[name]["cpu"] = {k: entry[k] for k in ("median", "min", "max", "ratios")}
     for name, variant in variants.items():
         measured[name].update(variant.close(), label=variant.label)
     for name, entry in entries.items():

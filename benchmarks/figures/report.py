@@ -52,20 +52,22 @@ def _overhead(figure: dict[str, Any]) -> list[str]:
         lines += [
             f"**{title}**: basic_cnn on the digits, {_n(result['epochs'], 'epoch')}, {steps} Adam "
             f"steps, batch 32; {_n(result['rounds'], 'round')}, ratio to untracked in the same "
-            "round.",
+            "round (wall time; CPU: the process's CPU time, all its threads).",
             "",
-            "| variant | median ratio | spread | median s | goal |",
-            "|---|---|---|---|---|",
+            "| variant | median ratio | spread | median s | CPU ratio (median) | goal |",
+            "|---|---|---|---|---|---|",
         ]
         for name, entry in result["variants"].items():
             label = entry.get("label", name)
             if entry.get("status") != "ok":
-                lines.append(f"| {label} | {entry.get('reason')} | | | |")
+                lines.append(f"| {label} | {entry.get('reason')} | | | | |")
                 continue
             bold = "**" if name.startswith("modelboard") else ""
+            cpu = entry.get("cpu")
             lines.append(
                 f"| {label} | {bold}{entry['median']:.3f}{bold} | {_spread(entry)} | "
-                f"{entry['seconds']['median']:.3f} | {_goal(framework, name, entry['median'])} |"
+                f"{entry['seconds']['median']:.3f} | {cpu['median']:.3f} | "
+                f"{_goal(framework, name, entry['median'])} |"
             )
         extras = [
             f"{name}: {entry[key]} captures"
