@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     meta["under_load"] = meta["under_load"] or bool(
         end and end[0] > meta["machine"]["cpu_count"] / 3
     )
-    results = {"meta": meta, "figures": figures}
+    results = _merged({"meta": meta, "figures": figures}, args)
     _write(results, args)
     progress(f"done in {meta['seconds']:.0f} s")
     return results
@@ -181,15 +181,37 @@ def _guard(work: Any) -> dict[str, Any]:
         return failed(f"{type(exc).__name__}: {exc}")
 
 
+def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    if args.out is not None:
+        return args.out / "results.json", args.out / "benchmarks.md"
+    if args.smoke:
+        folder = Path(tempfile.mkdtemp(prefix="mb-bench-smoke-"))
+        return folder / "results.json", folder / "benchmarks.md"
+    return ROOT / "benchmarks" / "results.json", ROOT / "docs" / "benchmarks.md"
+
+
+def _merged(results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    """With ``--only``, the other figures of the results file already there are kept (the file
+    says which figures came from which run)."""
+    json_path = args.out / "results.json" if args.out is not None else _paths(args)[0]
+    if not args.only or args.smoke or not json_path.exists():
+        return results
+    previous = json.loads(json_path.read_text())
+    kept = {k: v for k, v in previous.get("figures", {}).items() if k not in results["figures"]}
+    if not kept:
+        return results
+    meta = previous["meta"]
+    meta.setdefault("partial_runs", []).append(
+        {key: results["meta"][key] for key in ("date", "command", "seconds", "under_load")}
+        | {"figures": sorted(results["figures"])}
+    )
+    return {"meta": meta, "figures": {**previous["figures"], **results["figures"]}}
+
+
 def _write(results: dict[str, Any], args: argparse.Namespace) -> None:
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-        json_path, doc_path = args.out / "results.json", args.out / "benchmarks.md"
-    elif args.smoke:
-        folder = Path(tempfile.mkdtemp(prefix="mb-bench-smoke-"))
-        json_path, doc_path = folder / "results.json", folder / "benchmarks.md"
-    else:
-        json_path, doc_path = ROOT / "benchmarks" / "results.json", ROOT / "docs" / "benchmarks.md"
+    json_path, doc_path = _paths(args)
     json_path.write_text(json.dumps(results, indent=1) + "\n")
     report.write_table(doc_path, results)
     progress(f"wrote {json_path} and {doc_path}")

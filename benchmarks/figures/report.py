@@ -218,6 +218,14 @@ def render(results: dict[str, Any]) -> str:
         f"{meta.get('load_average_end')}.",
         "",
     ]
+    for partial in meta.get("partial_runs", []):
+        lines += [
+            f"Re-measured {partial['date']}: {', '.join(partial['figures'])} "
+            f"(`{partial['command']}`"
+            + (", measured under load" if partial.get("under_load") else "")
+            + ").",
+            "",
+        ]
     if meta.get("under_load"):
         lines += [
             "**Measured under load**: other work ran on this machine; the spread is wide and the "
