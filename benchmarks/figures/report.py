@@ -173,7 +173,7 @@ def _memory(figure: dict[str, Any]) -> list[str]:
     if figure.get("status") == "failed":
         return [f"failed: {figure['reason']}", ""]
     lines = [
-        "Peak resident memory (`ru_maxrss`) of a fresh process.",
+        "Peak resident memory (`VmHWM` on Linux, else `ru_maxrss`) of a fresh process.",
         "",
         "| what | peak MiB | after `import modelboard` MiB | added MiB |",
         "|---|---|---|---|",
