@@ -1,6 +1,6 @@
-"""Figure 5: peak memory (``VmHWM``, else ``ru_maxrss``) of a fresh process that logs a 1M-point run, and of
-one that reads the leaderboard's top 50 at 100k runs, each over the same process's peak right
-after ``import modelboard``."""
+"""Figure 5: peak memory (``VmHWM``, else ``ru_maxrss``) of a fresh process that logs a
+1M-point run, and of one that reads the leaderboard's top 50 at 100k runs, each over the same
+process's peak right after ``import modelboard``."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def worker(args: dict[str, Any]) -> dict[str, Any]:
     base = _peak_mib()
     if args["case"] == "run":
         keys = [f"metric_{i:03d}" for i in range(100)]
-        values = dict.fromkeys(keys, 0.5)
+        values: dict[str, Any] = dict.fromkeys(keys, 0.5)
         with (
             tempfile.TemporaryDirectory(prefix="mb-bench-") as folder,
             mb.Tracker(Path(folder) / "store", announce=False) as tracker,

@@ -37,7 +37,7 @@ def _modelboard(keys: list[str], steps: int, folder: Path) -> float:
 
     with mb.Tracker(folder / "store", announce=False) as tracker:
         run = tracker.start_run("throughput")
-        values = dict.fromkeys(keys, 0.5)
+        values: dict[str, Any] = dict.fromkeys(keys, 0.5)
         start = time.perf_counter()
         for step in range(steps):
             run.log(step=step, **values)

@@ -57,7 +57,10 @@ def log_rate(keys: list[str], steps: int) -> float:
     from mlflow.entities import Metric
 
     client = mlflow.MlflowClient()
-    run_id = client.create_run(client.get_experiment_by_name("Default").experiment_id).info.run_id
+    experiment = client.get_experiment_by_name("Default")
+    if experiment is None:
+        raise RuntimeError("MLflow's store has no Default experiment")
+    run_id = client.create_run(experiment.experiment_id).info.run_id
     now = int(time.time() * 1000)
     start = time.perf_counter()
     batch: list[Any] = []
