@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import time
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -46,6 +47,8 @@ __all__ = ["KerasTrainingHandle", "TrackingCallback", "attach_training"]
 _MARK = "__modelboard_attachment__"
 _MISSING = object()
 _KERAS_DEFAULT_BATCH_SIZE = 32
+#: the most often ``epochs_run`` is written to the network record while ``fit`` runs
+EPOCHS_RUN_INTERVAL_S = 1.0
 
 
 def _batch_size(arguments: dict[str, Any]) -> int | None:
@@ -166,7 +169,7 @@ class TrackingCallback(keras.callbacks.Callback):
         metrics.update(self._learning_rates(metrics))
         self.run.log(step=global_epoch, epoch=global_epoch, **metrics)
         attachment.epochs_run = global_epoch + 1
-        self.run.update_network(epochs_run=attachment.epochs_run)
+        attachment.write_epochs_run()
 
     def _learning_rates(self, logged: dict[str, float]) -> dict[str, float]:
         """The learning rate now, as ``learning_rate`` for one optimizer and
@@ -188,6 +191,7 @@ class TrackingCallback(keras.callbacks.Callback):
             if capture.installed:
                 self._log_gradients(capture, self._checked)
         fields: dict[str, Any] = {"epochs_run": self.attachment.epochs_run}
+        self.attachment.last_epochs_write = time.monotonic()
         stopping = self._early_stopping()
         if stopping is not None:
             fields["early_stopping"] = stopping
@@ -236,6 +240,7 @@ class KerasTrainingHandle:
         self.history = OptimizerHistory(scheduler=options.get("scheduler"))
         self.epochs_run = 0
         self.epochs_planned = 0
+        self.last_epochs_write = -EPOCHS_RUN_INTERVAL_S  # monotonic time of the last write
         self.active = False
         self._previous: dict[str, Any] = {}
         self._wrappers: dict[str, Any] = {}
@@ -353,10 +358,24 @@ class KerasTrainingHandle:
 
     # -- detaching ----------------------------------------------------------------------------
 
+    def write_epochs_run(self, force: bool = False) -> None:
+        """Write ``epochs_run`` to the network record, at most once per
+        ``EPOCHS_RUN_INTERVAL_S`` unless ``force`` (the end of ``fit`` and ``detach`` always
+        write it): each write snapshots the whole network record, which cost short epochs
+        about 1% of their time when done after every one."""
+        now = time.monotonic()
+        if not force and now - self.last_epochs_write < EPOCHS_RUN_INTERVAL_S:
+            return
+        self.last_epochs_write = now
+        self.run.update_network(epochs_run=self.epochs_run)
+
     def detach(self) -> None:
         """Restore ``fit``, ``compile`` and the optimizer; the next fit retraces. Idempotent."""
         if not self.active:
             return
+        network = self.run.network
+        if network is not None and not self.run.finished and network.epochs_run != self.epochs_run:
+            self.write_epochs_run(force=True)  # a fit that stopped between two writes
         self.active = False
         for name, wrapper in self._wrappers.items():
             if self.model.__dict__.get(name) is wrapper:
