@@ -27,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_leaderboard import build_store  # noqa: E402
@@ -104,6 +105,24 @@ def _run_measure(store: str, operation: str, out_dir: Path) -> dict[str, float |
     if done.returncode != 0:
         raise RuntimeError(f"{operation} on {store} failed:\n{done.stderr[-3000:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def harness_figures(location: str, runs: int) -> dict[str, Any]:
+    """The whole-store reads of ``benchmarks/run.py``'s scale figure: ``leaderboard()`` and
+    ``runs()`` without a limit, each in a fresh process, on the store at ``location``."""
+    with tempfile.TemporaryDirectory() as tmp:
+        measured = {
+            operation: _run_measure(location, operation, Path(tmp))
+            for operation in ("leaderboard", "runs")
+        }
+    return {
+        "runs": runs,
+        **{
+            f"{operation}_{key}": m[key]
+            for operation, m in measured.items()
+            for key in ("seconds", "cpu_s", "peak_mb")
+        },
+    }
 
 
 def build_copied_store(source: Path, folder: Path, runs: int) -> float:
