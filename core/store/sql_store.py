@@ -627,7 +627,7 @@ class SQLStore:
                     select(m.c.key, m.c.step, m.c.epoch, m.c.value, m.c.wall_time)
                     .where(m.c.run_id == run_id)
                     .order_by(m.c.id)
-                ).tuples()
+                ).all()
             )
 
         return TrainingRecord(metrics=group_metric_rows(self._read(work)))
