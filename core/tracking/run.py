@@ -199,7 +199,8 @@ class Run:
             if key not in known:
                 check_name("metric name", key)
                 known.add(key)
-        values = [(k, _metric_value(k, v)) for k, v in metrics.items()]
+        # floats (the common case) pass as they are; the rest is converted or refused
+        values = [v if type(v) is float else _metric_value(k, v) for k, v in metrics.items()]
         if step is not None:
             step = check_integer("step", step, self._int_bits)
         ep = None if epoch is None else check_integer("epoch", epoch, self._int_bits)
@@ -213,7 +214,8 @@ class Run:
                 self._epochs_seen.add(ep)
                 if self._last_epoch is None or ep > self._last_epoch:
                     self._last_epoch = ep
-        self._writer.add_points([(k, step, ep, v, now) for k, v in values])
+        points = [(k, step, ep, v, now) for k, v in zip(metrics, values, strict=True)]
+        self._writer.add_points(points)
 
     def log_point(self, name: str, step: int, value: Any, epoch: int | None = None) -> None:
         """Log one value of metric ``name`` at its own ``step``, leaving the default step of
