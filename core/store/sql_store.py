@@ -96,19 +96,23 @@ def _sqlite_metric_rows(conn: Connection, run_id: str) -> list[Any]:
 
     The rows of one run lie in one range of ids (a span of the table, shared only with runs
     that wrote at the same time), so the range is read in id order straight off the table: no
-    sort of the run's rows, which is what ``ORDER BY id`` on the run's index would cost."""
+    sort of the run's rows, which is what ``ORDER BY id`` on the run's index would cost. A
+    range mostly of other runs' rows (a run resumed much later) is read through the index."""
     cursor = conn.connection.cursor()
     try:
-        low, high = cursor.execute(
-            "SELECT min(id), max(id) FROM metrics WHERE run_id = ?", (run_id,)
+        low, high, count = cursor.execute(
+            "SELECT min(id), max(id), count(*) FROM metrics WHERE run_id = ?", (run_id,)
         ).fetchone()
         if low is None:
             return []
-        cursor.execute(
-            "SELECT key, step, epoch, value, wall_time FROM metrics NOT INDEXED "
-            "WHERE id BETWEEN ? AND ? AND run_id = ? ORDER BY id",
-            (low, high, run_id),
-        )
+        columns = "SELECT key, step, epoch, value, wall_time FROM metrics"
+        if high - low + 1 <= 4 * count:
+            cursor.execute(
+                f"{columns} NOT INDEXED WHERE id BETWEEN ? AND ? AND run_id = ? ORDER BY id",
+                (low, high, run_id),
+            )
+        else:
+            cursor.execute(f"{columns} WHERE run_id = ? ORDER BY id", (run_id,))
         return list(cursor.fetchall())
     finally:
         cursor.close()

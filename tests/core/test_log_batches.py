@@ -152,3 +152,22 @@ def test_a_process_killed_after_flush_keeps_every_flushed_point(tmp_path: Path) 
         assert series.values == [step + i / 100 for step in range(2000)]
         assert summary[("metric_last", f"k{i}")] == 1999 + i / 100
         assert summary[("metric_min", f"k{i}")] == i / 100
+
+
+def test_a_run_whose_rows_are_far_apart_reads_back_in_logging_order(tmp_path: Path) -> None:
+    """Most of the run's id range belongs to another run (the index path of the read)."""
+    with mb.Tracker(tmp_path / "store") as tracker:
+        sparse = tracker.start_run("sparse")
+        sparse.log(step=5, loss=1.0, acc=0.1)
+        sparse.flush()
+        busy = tracker.start_run("busy")
+        for step in range(3000):
+            busy.log(step=step, loss=0.5)
+        busy.finish()
+        sparse.log(step=2, loss=2.0)  # an earlier step logged later stays later
+        sparse.finish()
+        metrics = tracker.get(sparse.id).training.metrics
+        assert list(metrics) == ["loss", "acc"]
+        assert metrics["loss"].steps == [5, 2] and metrics["loss"].values == [1.0, 2.0]
+        assert metrics["acc"].values == [0.1]
+        assert len(tracker.get(busy.id).training.metrics["loss"].steps) == 3000
