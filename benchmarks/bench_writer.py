@@ -40,6 +40,72 @@ def writer_rate(folder: Path, points: int) -> tuple[float, float]:
     return points / total, points / logged
 
 
+def measure_log_throughput(n_steps: int, n_keys: int, store_dir: Path) -> dict[str, float]:
+    """Points/s through ``run.log`` of ``n_keys`` metrics at each of ``n_steps`` steps (one call
+    a step): ``points_per_s`` from the first call until ``finish()`` returned (everything
+    flushed) and every point was read back (``store.get_training``) and counted;
+    ``write_points_per_s`` without the read. ``store_dir`` must not hold a store yet."""
+    import modelboard as mb
+
+    keys = [f"metric_{k:03d}" for k in range(n_keys)]
+    values = [dict.fromkeys(keys, 0.25 + step % 7) for step in range(min(n_steps, 1000))]
+    with mb.Tracker(store_dir) as tracker:
+        run = tracker.start_run("log-throughput")
+        start = time.perf_counter()
+        for step in range(n_steps):
+            run.log(step=step, **values[step % len(values)])
+        logged = time.perf_counter() - start
+        run.finish()
+        total = time.perf_counter() - start
+        read_start = time.perf_counter()
+        training = tracker.store.get_training(run.id)
+        read = time.perf_counter() - read_start
+    stored = sum(len(series.steps) for series in training.metrics.values())
+    points = n_steps * n_keys
+    if stored != points or len(training.metrics) != n_keys:
+        raise AssertionError(f"{stored} points read back of {points} logged")
+    return {
+        "points": points,
+        "seconds": total + read,
+        "points_per_s": points / (total + read),  # logged, flushed and read back
+        "write_points_per_s": points / total,  # logged and flushed
+        "log_loop_points_per_s": points / logged,
+        "read_back_s": read,
+    }
+
+
+def measure_raw_sqlite_throughput(n_steps: int, n_keys: int, store_dir: Path) -> dict[str, float]:
+    """Points/s of raw sqlite3 ``executemany`` of the rows :func:`measure_log_throughput`
+    writes, into a modelboard store's own ``metrics`` table (same indexes, WAL, synchronous
+    NORMAL), building the rows included, 50,000 rows a transaction."""
+    import modelboard as mb
+
+    with mb.Tracker(store_dir) as tracker:
+        run_id = tracker.start_run("raw").id
+        database = tracker.store.location.url.removeprefix("sqlite:///")
+    keys = [f"metric_{k:03d}" for k in range(n_keys)]
+    conn = sqlite3.connect(database, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    start = time.perf_counter()
+    rows = [
+        (run_id, key, step, None, 0.25 + step % 7, time.time())
+        for step in range(n_steps)
+        for key in keys
+    ]
+    for offset in range(0, len(rows), 50_000):
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO metrics (run_id, key, step, epoch, value, wall_time) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            rows[offset : offset + 50_000],
+        )
+        conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return {"points": len(rows), "seconds": elapsed, "points_per_s": len(rows) / elapsed}
+
+
 def raw_sqlite_rate(folder: Path, points: int) -> float:
     """Points/s of raw sqlite3 ``executemany`` of the same rows into a modelboard store's own
     ``metrics`` table (same indexes, WAL), 50,000 rows a transaction."""

@@ -92,6 +92,59 @@ def as_store_write_error(exc: BaseException, describe: str) -> StoreWriteError:
 _WRITE_FAILURES = (DBAPIError, StatementError, OverflowError, UnicodeError, ValueError)
 
 
+def _sqlite_metric_rows(conn: Connection, run_id: str) -> list[Any]:
+    """A run's metric rows in id order on SQLite, as plain tuples from the driver's cursor.
+
+    The rows of one run lie in one range of ids (a span of the table, shared only with runs
+    that wrote at the same time), so the range is read in id order straight off the table: no
+    sort of the run's rows, which is what ``ORDER BY id`` on the run's index would cost. A
+    range mostly of other runs' rows (a run resumed much later) is read through the index."""
+    cursor = conn.connection.cursor()
+    try:
+        low, high, count = cursor.execute(
+            "SELECT min(id), max(id), count(*) FROM metrics WHERE run_id = ?", (run_id,)
+        ).fetchone()
+        if low is None:
+            return []
+        columns = "SELECT key, step, epoch, value, wall_time FROM metrics"
+        if high - low + 1 <= 4 * count:
+            cursor.execute(
+                f"{columns} NOT INDEXED WHERE id BETWEEN ? AND ? AND run_id = ? ORDER BY id",
+                (low, high, run_id),
+            )
+        else:
+            cursor.execute(f"{columns} WHERE run_id = ? ORDER BY id", (run_id,))
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def group_metric_rows(rows: Sequence[Sequence[Any]]) -> dict[str, MetricSeries]:
+    """``(key, step, epoch, value, wall_time)`` rows in logging order as one series a key, in
+    the order the keys first appear; a stored NULL value is NaN. The rows are split by key
+    first and each group's columns cut out by list comprehensions: a few C-speed passes, not
+    four appends a row."""
+    groups: dict[str, list[Sequence[Any]]] = {}
+    for row in rows:
+        group = groups.get(row[0])
+        if group is None:
+            groups[row[0]] = [row]
+        else:
+            group.append(row)
+    series: dict[str, MetricSeries] = {}
+    for key, group in groups.items():
+        values = [r[3] for r in group]
+        if None in values:
+            values = [math.nan if v is None else float(v) for v in values]
+        series[key] = MetricSeries(
+            steps=[r[1] for r in group],
+            epochs=[r[2] for r in group],
+            values=values,
+            wall_times=[r[4] for r in group],
+        )
+    return series
+
+
 def _forward_heartbeat(value: float) -> Any:
     """SQL for the heartbeat column set to ``value`` unless it already holds a newer one."""
     column = tables.runs.c.heartbeat
@@ -607,21 +660,19 @@ class SQLStore:
     def get_training(self, run_id: str) -> TrainingRecord:
         """Every metric point of a run, grouped by metric name in logging order."""
         m = tables.metrics
-        rows = self._read(
-            lambda conn: conn.execute(
-                select(m.c.key, m.c.step, m.c.epoch, m.c.value, m.c.wall_time)
-                .where(m.c.run_id == run_id)
-                .order_by(m.c.id)
-            ).all()
-        )
-        series: dict[str, MetricSeries] = {}
-        for key, step, epoch, value, wall in rows:
-            s = series.setdefault(key, MetricSeries())
-            s.steps.append(int(step))
-            s.epochs.append(None if epoch is None else int(epoch))
-            s.values.append(float("nan") if value is None else float(value))
-            s.wall_times.append(float(wall))
-        return TrainingRecord(metrics=series)
+
+        def work(conn: Connection) -> list[Any]:
+            if conn.dialect.name == "sqlite":
+                return _sqlite_metric_rows(conn, run_id)
+            return list(
+                conn.execute(
+                    select(m.c.key, m.c.step, m.c.epoch, m.c.value, m.c.wall_time)
+                    .where(m.c.run_id == run_id)
+                    .order_by(m.c.id)
+                ).all()
+            )
+
+        return TrainingRecord(metrics=group_metric_rows(self._read(work)))
 
     def get_gradients(self, run_id: str) -> list[GradientRecord]:
         """Every gradient capture of a run, in order."""

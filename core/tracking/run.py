@@ -254,7 +254,8 @@ class Run:
             if key not in known:
                 check_name("metric name", key)
                 known.add(key)
-        values = [(k, _metric_value(k, v)) for k, v in metrics.items()]
+        # floats (the common case) pass as they are; the rest is converted or refused
+        values = [v if type(v) is float else _metric_value(k, v) for k, v in metrics.items()]
         if step is not None:
             step = check_integer("step", step, self._int_bits)
         ep = None if epoch is None else check_integer("epoch", epoch, self._int_bits)
@@ -268,7 +269,8 @@ class Run:
                 self._epochs_seen.add(ep)
                 if self._last_epoch is None or ep > self._last_epoch:
                     self._last_epoch = ep
-        self._writer.add_points([(k, step, ep, v, now) for k, v in values])
+        points = [(k, step, ep, v, now) for k, v in zip(metrics, values, strict=True)]
+        self._writer.add_points(points)
 
     def _over_ranks(self, metrics: dict[str, Any], mode: str | None) -> dict[str, Any]:
         """What this rank records of ``metrics`` under ``rank_reduce=mode`` (see ``log``)."""
