@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from modelboard.records import EvaluationRecord
 from modelboard.records.evaluation import UNKNOWN_FINGERPRINT
 from modelboard.store import FilterError, column_resolver, query_runs, sort_names, value_kinds
+from modelboard.store.query import query_run_table
 
 #: The store's record kind of one split's evaluation is this prefix and the split's name.
 EVALUATION_KIND_PREFIX = "evaluation:"
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from modelboard.store import Column, SQLStore
+    from modelboard.store import Column, RunPage, SQLStore
 
 __all__ = [
     "SEED_NAMES",
@@ -157,7 +158,7 @@ class _RunFacts:
     split: str | None
     labels: str | None
     accuracy: bool  # the metric is the split's accuracy: per-example flags exist
-    entry_key: str
+    entry_key: Any  # hashable: equal for runs of one entry
     seed: Any
 
 
@@ -204,11 +205,11 @@ def bootstrap_interval(
 def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
     """The t interval of the mean of several seeds' values (at least two)."""
     import numpy as np
-    from scipy import stats
+    from scipy.special import stdtrit  # the t quantile, without importing all of scipy.stats
 
     array = np.asarray(values, dtype=np.float64)
     mean, sem = float(array.mean()), float(array.std(ddof=1) / math.sqrt(len(array)))
-    half = float(stats.t.ppf(1 - (1 - confidence) / 2, len(array) - 1)) * sem
+    half = float(stdtrit(len(array) - 1, 1 - (1 - confidence) / 2)) * sem
     return mean - half, mean + half
 
 
@@ -329,9 +330,23 @@ def _facts(store: SQLStore, row: Mapping[str, Any], query: _Query) -> _RunFacts 
         split=split,
         labels=labels or None,
         accuracy=split is not None and query.name == f"{split}_accuracy",
-        entry_key=json.dumps({"params": params, **settings}, sort_keys=True, default=str),
+        entry_key=_entry_key(query, params, settings),
         seed=next((s for s in seeds if s is not None), None),
     )
+
+
+def _entry_key(query: _Query, params: dict[str, Any], settings: dict[str, Any]) -> Any:
+    """What runs of one entry share: their settings and parameters (seeds apart), equal when
+    their JSON is (a parameter may be ``1``, ``1.0``, ``True`` or ``"1"``: four entries)."""
+    if query.params is None:  # names differ from run to run: the JSON itself
+        return json.dumps({"params": params, **settings}, sort_keys=True, default=str)
+    return tuple(_key_value(v) for v in (*params.values(), *settings.values()))
+
+
+def _key_value(value: Any) -> Any:
+    if value is None or type(value) is str or type(value) is int:
+        return value
+    return ("json", json.dumps(value, default=str))  # a float, a bool, a list: as JSON
 
 
 def _correct_flags(store: SQLStore, run: _RunFacts) -> np.ndarray | None:
@@ -425,15 +440,7 @@ def comparable_board(
         params=_param_names(store),
         extra=[*by, *shown],
     )
-    page = query_runs(
-        store,
-        sort=metric,
-        ascending=ascending,
-        where=where,
-        columns=query.columns,
-        project=project,
-        directions=directions,
-    )
+    page = _run_table(store, query, ascending, where, project, directions)
     groups: dict[tuple[str, str, str], dict[Any, _Entry]] = {}
     missing = 0
     for values in page.rows:
@@ -470,6 +477,31 @@ def comparable_board(
         groups=groups_out,
         missing=missing,
     )
+
+
+def _run_table(
+    store: SQLStore,
+    query: _Query,
+    ascending: bool | None,
+    where: str | None,
+    project: str | None,
+    directions: Mapping[str, str] | None,
+) -> RunPage:
+    """The query's columns of every matching run, best first: one SQL query
+    (``query_run_table``), else (parameters read from run records, too many columns for one
+    query) the leaderboard page."""
+    options: dict[str, Any] = {
+        "sort": query.metric,
+        "ascending": ascending,
+        "where": where,
+        "project": project,
+        "directions": directions,
+    }
+    if query.params is not None:
+        page = query_run_table(store, query.columns, **options)
+        if page is not None:
+            return page
+    return query_runs(store, columns=query.columns, **options)
 
 
 def _names(value: Sequence[str] | str | None) -> list[str]:
