@@ -158,7 +158,7 @@ class _RunFacts:
     split: str | None
     labels: str | None
     accuracy: bool  # the metric is the split's accuracy: per-example flags exist
-    entry_key: Any  # hashable: equal for runs of one entry
+    entry_key: str
     seed: Any
 
 
@@ -266,6 +266,7 @@ class _Query:
     splits: list[str]  # the splits ``name`` may belong to, longest first
     params: list[str] | None  # parameter names read as columns; ``None``: from run records
     extra: list[str]
+    keys: dict[tuple[Any, ...], str] = field(default_factory=dict)  # entry keys made so far
 
     @property
     def columns(self) -> list[str]:
@@ -340,13 +341,14 @@ def _entry_key(query: _Query, params: dict[str, Any], settings: dict[str, Any]) 
     their JSON is (a parameter may be ``1``, ``1.0``, ``True`` or ``"1"``: four entries)."""
     if query.params is None:  # names differ from run to run: the JSON itself
         return json.dumps({"params": params, **settings}, sort_keys=True, default=str)
-    return tuple(_key_value(v) for v in (*params.values(), *settings.values()))
-
-
-def _key_value(value: Any) -> Any:
-    if value is None or type(value) is str or type(value) is int:
-        return value
-    return ("json", json.dumps(value, default=str))  # a float, a bool, a list: as JSON
+    values = (*params.values(), *settings.values())
+    typed = (*map(type, values), *values)  # 1, 1.0 and True are equal, their JSON is not
+    key = query.keys.get(typed)
+    if key is None:
+        key = query.keys[typed] = json.dumps(
+            {"params": params, **settings}, sort_keys=True, default=str
+        )
+    return key
 
 
 def _correct_flags(store: SQLStore, run: _RunFacts) -> np.ndarray | None:

@@ -132,6 +132,15 @@ def _all_rows(query: Any, conn: Connection) -> list[Any]:
     return list(conn.execute(query).all())
 
 
+def _driver_rows(query: Any, conn: Connection) -> list[Any]:
+    """The rows as the database driver gives them (tuples: no SQLAlchemy row per run)."""
+    result = conn.execute(query)
+    try:
+        return list(result.cursor.fetchall())  # type: ignore[union-attr]
+    finally:
+        result.close()
+
+
 def _first_row(query: Any, conn: Connection) -> Any:
     return conn.execute(query).first()
 
@@ -706,7 +715,7 @@ def query_run_table(
     except FilterError:
         return None  # too many stored values for one query
     query = select(*selected).select_from(builder.from_clause()).where(*conditions)
-    rows = store._read(partial(_all_rows, query.order_by(*order)))
+    rows = store._read(partial(_driver_rows, query.order_by(*order)))
     count = len(rows)
     sql_columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else []
     if not rows:
@@ -720,7 +729,9 @@ def query_run_table(
     return RunPage(labels, table, ids, 0, sort_names(sort))
 
 
-def _reader(builder: QueryBuilder, column: Column, present: set[Source], selected: list[Any]) -> Any:
+def _reader(
+    builder: QueryBuilder, column: Column, present: set[Source], selected: list[Any]
+) -> Any:
     """Add the SQL a column needs to ``selected``; return what reads its values from the
     result's columns (``reader(sql_columns, count)``: one value per run)."""
     at = len(selected)
@@ -754,13 +765,9 @@ def _reader(builder: QueryBuilder, column: Column, present: set[Source], selecte
     integral = column.sources[0].kind in _INT_KINDS
 
     def stored(sql: list[tuple[Any, ...]], n: int) -> list[Any]:
-        memo: dict[tuple[Any, Any], Any] = {}  # few distinct settings among many runs
-        out = []
-        for pair in zip(sql[at], sql[at + 1]):
-            value = memo.get(pair, memo)
-            if value is memo:
-                value = memo[pair] = _stored_value(*pair, optimizer, integral)
-            out.append(value)
-        return out
+        # each distinct stored pair read once: a setting has few values among many runs
+        pairs = list(zip(sql[at], sql[at + 1]))
+        read = {pair: _stored_value(*pair, optimizer, integral) for pair in set(pairs)}
+        return list(map(read.__getitem__, pairs))
 
     return stored
