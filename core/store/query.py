@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, case, exists, func, select, tuple_, union
 
+from modelboard.optimizer_names import canonical_optimizer
 from modelboard.store import tables
 from modelboard.store.columns import (
     RUN_COLUMNS,
@@ -32,7 +33,6 @@ from modelboard.store.columns import (
     Source,
     plain,
 )
-from modelboard.optimizer_names import canonical_optimizer
 from modelboard.store.filter import FilterError, parse_filter
 from modelboard.store.filter_sql import QueryBuilder
 
@@ -136,7 +136,7 @@ def _driver_rows(query: Any, conn: Connection) -> list[Any]:
     """The rows as the database driver gives them (tuples: no SQLAlchemy row per run)."""
     result = conn.execute(query)
     try:
-        return list(result.cursor.fetchall())  # type: ignore[union-attr]
+        return list(result.cursor.fetchall())
     finally:
         result.close()
 
@@ -749,7 +749,10 @@ def _reader(
             selected.extend([alias.c.value_num, alias.c.value_text])
 
         def computed(sql: list[tuple[Any, ...]], n: int) -> list[Any]:
-            pairs = [list(zip(sql[at + 2 * i], sql[at + 2 * i + 1])) for i in range(len(needs))]
+            pairs = [
+                list(zip(sql[at + 2 * i], sql[at + 2 * i + 1], strict=True))
+                for i in range(len(needs))
+            ]
             return [
                 column.value({}, {s: pairs[i][row] for i, s in enumerate(needs)})
                 for row in range(n)
@@ -766,7 +769,7 @@ def _reader(
 
     def stored(sql: list[tuple[Any, ...]], n: int) -> list[Any]:
         # each distinct stored pair read once: a setting has few values among many runs
-        pairs = list(zip(sql[at], sql[at + 1]))
+        pairs = list(zip(sql[at], sql[at + 1], strict=True))
         read = {pair: _stored_value(*pair, optimizer, integral) for pair in set(pairs)}
         return list(map(read.__getitem__, pairs))
 
