@@ -267,6 +267,14 @@ class _Query:
     params: list[str] | None  # parameter names read as columns; ``None``: from run records
     extra: list[str]
     keys: dict[tuple[Any, ...], str] = field(default_factory=dict)  # entry keys made so far
+    seed_labels: list[str] = field(init=False)
+    key_labels: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seed_labels = [f"params.{s}" for s in sorted(SEED_NAMES)]
+        # the parameters, then the settings: what an entry's runs share
+        params = [f"params.{p}" for p in self.params or []]
+        self.key_labels = [*params, "framework", *_SETTING_COLUMNS]
 
     @property
     def columns(self) -> list[str]:
@@ -316,11 +324,10 @@ def _facts(store: SQLStore, row: Mapping[str, Any], query: _Query) -> _RunFacts 
             key, split = (fingerprint, query.name, task), candidate
             break
     if query.params is None:  # too many parameter names for one query: the run's record
-        params = _canonical(store.get_run(row["id"]).params)
+        entry_key = _record_entry_key(store.get_run(row["id"]).params, row)
     else:
-        params = {p: row.get(f"params.{p}") for p in query.params}
-    settings = {c: row.get(c) for c in ("framework", *_SETTING_COLUMNS)}
-    seeds = [row.get(f"params.{s}") for s in sorted(SEED_NAMES)]
+        entry_key = _entry_key(query, row)
+    seeds = [row.get(label) for label in query.seed_labels]
     return _RunFacts(
         run_id=row["id"],
         name=row.get("name"),
@@ -331,23 +338,26 @@ def _facts(store: SQLStore, row: Mapping[str, Any], query: _Query) -> _RunFacts 
         split=split,
         labels=labels or None,
         accuracy=split is not None and query.name == f"{split}_accuracy",
-        entry_key=_entry_key(query, params, settings),
+        entry_key=entry_key,
         seed=next((s for s in seeds if s is not None), None),
     )
 
 
-def _entry_key(query: _Query, params: dict[str, Any], settings: dict[str, Any]) -> Any:
-    """What runs of one entry share: their settings and parameters (seeds apart), equal when
-    their JSON is (a parameter may be ``1``, ``1.0``, ``True`` or ``"1"``: four entries)."""
-    if query.params is None:  # names differ from run to run: the JSON itself
-        return json.dumps({"params": params, **settings}, sort_keys=True, default=str)
-    values = (*params.values(), *settings.values())
-    typed = (*map(type, values), *values)  # 1, 1.0 and True are equal, their JSON is not
+def _record_entry_key(params: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    """What runs of one entry share, as JSON: their settings and parameters, seeds apart."""
+    settings = {c: row.get(c) for c in ("framework", *_SETTING_COLUMNS)}
+    return json.dumps({"params": _canonical(params), **settings}, sort_keys=True, default=str)
+
+
+def _entry_key(query: _Query, row: Mapping[str, Any]) -> str:
+    """``_record_entry_key`` of a row that holds the parameters as columns, made once for
+    each distinct set of values (1, 1.0 and True are equal in Python, their JSON is not)."""
+    values = tuple(map(row.get, query.key_labels))
+    typed = (*map(type, values), *values)
     key = query.keys.get(typed)
     if key is None:
-        key = query.keys[typed] = json.dumps(
-            {"params": params, **settings}, sort_keys=True, default=str
-        )
+        params = dict(zip(query.params or [], values, strict=False))
+        key = query.keys[typed] = _record_entry_key(params, row)
     return key
 
 
