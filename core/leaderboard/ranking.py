@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from modelboard.records import EvaluationRecord
 from modelboard.records.evaluation import UNKNOWN_FINGERPRINT
 from modelboard.store import FilterError, column_resolver, query_runs, sort_names, value_kinds
+from modelboard.store.query import query_run_table
 
 #: The store's record kind of one split's evaluation is this prefix and the split's name.
 EVALUATION_KIND_PREFIX = "evaluation:"
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from modelboard.store import Column, SQLStore
+    from modelboard.store import Column, RunPage, SQLStore
 
 __all__ = [
     "SEED_NAMES",
@@ -204,11 +205,11 @@ def bootstrap_interval(
 def t_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
     """The t interval of the mean of several seeds' values (at least two)."""
     import numpy as np
-    from scipy import stats
+    from scipy.special import stdtrit  # the t quantile, without importing all of scipy.stats
 
     array = np.asarray(values, dtype=np.float64)
     mean, sem = float(array.mean()), float(array.std(ddof=1) / math.sqrt(len(array)))
-    half = float(stats.t.ppf(1 - (1 - confidence) / 2, len(array) - 1)) * sem
+    half = float(stdtrit(len(array) - 1, 1 - (1 - confidence) / 2)) * sem
     return mean - half, mean + half
 
 
@@ -265,6 +266,15 @@ class _Query:
     splits: list[str]  # the splits ``name`` may belong to, longest first
     params: list[str] | None  # parameter names read as columns; ``None``: from run records
     extra: list[str]
+    keys: dict[tuple[Any, ...], str] = field(default_factory=dict)  # entry keys made so far
+    seed_labels: list[str] = field(init=False)
+    key_labels: list[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.seed_labels = [f"params.{s}" for s in sorted(SEED_NAMES)]
+        # the parameters, then the settings: what an entry's runs share
+        params = [f"params.{p}" for p in self.params or []]
+        self.key_labels = [*params, "framework", *_SETTING_COLUMNS]
 
     @property
     def columns(self) -> list[str]:
@@ -314,11 +324,10 @@ def _facts(store: SQLStore, row: Mapping[str, Any], query: _Query) -> _RunFacts 
             key, split = (fingerprint, query.name, task), candidate
             break
     if query.params is None:  # too many parameter names for one query: the run's record
-        params = _canonical(store.get_run(row["id"]).params)
+        entry_key = _record_entry_key(store.get_run(row["id"]).params, row)
     else:
-        params = {p: row.get(f"params.{p}") for p in query.params}
-    settings = {c: row.get(c) for c in ("framework", *_SETTING_COLUMNS)}
-    seeds = [row.get(f"params.{s}") for s in sorted(SEED_NAMES)]
+        entry_key = _entry_key(query, row)
+    seeds = [row.get(label) for label in query.seed_labels]
     return _RunFacts(
         run_id=row["id"],
         name=row.get("name"),
@@ -329,9 +338,27 @@ def _facts(store: SQLStore, row: Mapping[str, Any], query: _Query) -> _RunFacts 
         split=split,
         labels=labels or None,
         accuracy=split is not None and query.name == f"{split}_accuracy",
-        entry_key=json.dumps({"params": params, **settings}, sort_keys=True, default=str),
+        entry_key=entry_key,
         seed=next((s for s in seeds if s is not None), None),
     )
+
+
+def _record_entry_key(params: Mapping[str, Any], row: Mapping[str, Any]) -> str:
+    """What runs of one entry share, as JSON: their settings and parameters, seeds apart."""
+    settings = {c: row.get(c) for c in ("framework", *_SETTING_COLUMNS)}
+    return json.dumps({"params": _canonical(params), **settings}, sort_keys=True, default=str)
+
+
+def _entry_key(query: _Query, row: Mapping[str, Any]) -> str:
+    """``_record_entry_key`` of a row that holds the parameters as columns, made once for
+    each distinct set of values (1, 1.0 and True are equal in Python, their JSON is not)."""
+    values = tuple(map(row.get, query.key_labels))
+    typed = (*map(type, values), *values)
+    key = query.keys.get(typed)
+    if key is None:
+        params = dict(zip(query.params or [], values, strict=False))
+        key = query.keys[typed] = _record_entry_key(params, row)
+    return key
 
 
 def _correct_flags(store: SQLStore, run: _RunFacts) -> np.ndarray | None:
@@ -425,15 +452,7 @@ def comparable_board(
         params=_param_names(store),
         extra=[*by, *shown],
     )
-    page = query_runs(
-        store,
-        sort=metric,
-        ascending=ascending,
-        where=where,
-        columns=query.columns,
-        project=project,
-        directions=directions,
-    )
+    page = _run_table(store, query, ascending, where, project, directions)
     groups: dict[tuple[str, str, str], dict[Any, _Entry]] = {}
     missing = 0
     for values in page.rows:
@@ -470,6 +489,31 @@ def comparable_board(
         groups=groups_out,
         missing=missing,
     )
+
+
+def _run_table(
+    store: SQLStore,
+    query: _Query,
+    ascending: bool | None,
+    where: str | None,
+    project: str | None,
+    directions: Mapping[str, str] | None,
+) -> RunPage:
+    """The query's columns of every matching run, best first: one SQL query
+    (``query_run_table``), else (parameters read from run records, too many columns for one
+    query) the leaderboard page."""
+    options: dict[str, Any] = {
+        "sort": query.metric,
+        "ascending": ascending,
+        "where": where,
+        "project": project,
+        "directions": directions,
+    }
+    if query.params is not None:
+        page = query_run_table(store, query.columns, **options)
+        if page is not None:
+            return page
+    return query_runs(store, columns=query.columns, **options)
 
 
 def _names(value: Sequence[str] | str | None) -> list[str]:

@@ -13,14 +13,16 @@ Names, the filter language and sort keys are described in ``modelboard.store.col
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, exists, func, select, tuple_, union
+from sqlalchemy import and_, case, exists, func, select, tuple_, union
 
+from modelboard.optimizer_names import canonical_optimizer
 from modelboard.store import tables
 from modelboard.store.columns import (
     RUN_COLUMNS,
@@ -31,7 +33,7 @@ from modelboard.store.columns import (
     Source,
     plain,
 )
-from modelboard.store.filter import parse_filter
+from modelboard.store.filter import FilterError, parse_filter
 from modelboard.store.filter_sql import QueryBuilder
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ __all__ = [
     "RunPage",
     "RunChunk",
     "query_runs",
+    "query_run_table",
     "iter_run_chunks",
     "select_columns",
     "default_columns",
@@ -127,6 +130,15 @@ def column_resolver(store: SQLStore, directions: Mapping[str, str] | None = None
 
 def _all_rows(query: Any, conn: Connection) -> list[Any]:
     return list(conn.execute(query).all())
+
+
+def _driver_rows(query: Any, conn: Connection) -> list[Any]:
+    """The rows as the database driver gives them (tuples: no SQLAlchemy row per run)."""
+    result = conn.execute(query)
+    try:
+        return list(result.cursor.fetchall())
+    finally:
+        result.close()
 
 
 def _first_row(query: Any, conn: Connection) -> Any:
@@ -625,3 +637,140 @@ def iter_run_chunks(
             duration = None if end is None else max(0.0, end - created)
             fields.append((*row, duration))
         yield RunChunk(fields, values)
+
+
+def _present_sources(store: SQLStore, sources: Sequence[Source]) -> set[Source]:
+    """Which of ``sources`` the store holds a value of (one query, an index probe each)."""
+    if not sources:
+        return set()
+    rv = tables.run_values
+    query = select(
+        *[
+            exists().where(rv.c.kind == s.kind, rv.c.name == s.name).label(f"s{i}")
+            for i, s in enumerate(sources)
+        ]
+    )
+    row = store._read(partial(_one_row, query))
+    return {s for s, hit in zip(sources, row, strict=True) if hit}
+
+
+def _first_present(parts: list[tuple[Any, Any]]) -> tuple[Any, Any]:
+    """SQL (number, text) of the first source holding a value, as ``Column.value`` reads."""
+    if len(parts) == 1:
+        return parts[0]
+    whens = [(num.is_not(None)) | (text.is_not(None)) for num, text in parts]
+    num = case(*[(w, num) for w, (num, _) in zip(whens, parts, strict=True)], else_=None)
+    text = case(*[(w, text) for w, (_, text) in zip(whens, parts, strict=True)], else_=None)
+    return num, text
+
+
+def _stored_value(num: Any, text: Any, optimizer: bool, integral: bool) -> Any:
+    """One stored (number, text) as ``Column.value`` then ``plain`` make it."""
+    if num is not None:
+        if text == "true" or text == "false":
+            return text == "true"
+        if integral and math.isfinite(num) and num.is_integer():
+            return int(num)
+        return num
+    if text is None:
+        return None
+    if text in ("nan", "inf", "-inf"):
+        return float(text)
+    return canonical_optimizer(text) if optimizer else text
+
+
+def query_run_table(
+    store: SQLStore,
+    columns: Sequence[str],
+    *,
+    sort: str | None = None,
+    ascending: bool | None = None,
+    where: str | None = None,
+    project: str | None = None,
+    directions: Mapping[str, str] | None = None,
+) -> RunPage | None:
+    """Every matching run's ``columns`` (names), sorted by the one column ``sort`` names, in
+    one SQL query: the values ``query_runs(..., columns=columns)`` gives, in its order, without
+    reading each run's stored values row by row. ``None`` when the query would join more stored
+    values than a database allows (``query_runs`` then does it). ``FilterError`` as there."""
+    now = time.time()
+    resolver = column_resolver(store, directions)
+    chosen = list({c.label: c for c in (resolver.resolve(n) for n in columns if n)}.values())
+    builder = QueryBuilder(store, resolver, now)
+    conditions = _conditions(builder, where, project)
+    order: list[Any] = []
+    if sort is not None:
+        builder.naming(sort, -1)
+        sort_column = resolver.resolve(sort)
+        order = builder.sort_keys(sort_column, _descending(sort_column, None, ascending))
+    runs = tables.runs
+    order.extend([runs.c.created.desc(), runs.c.id])
+    wanted = list(dict.fromkeys(s for c in chosen for s in c.needs_sources))
+    present = _present_sources(store, wanted)
+    selected: list[Any] = []
+    readers: list[Any] = []
+    try:
+        for column in chosen:
+            readers.append(_reader(builder, column, present, selected))
+    except FilterError:
+        return None  # too many stored values for one query
+    query = select(*selected).select_from(builder.from_clause()).where(*conditions)
+    rows = store._read(partial(_driver_rows, query.order_by(*order)))
+    count = len(rows)
+    sql_columns: list[tuple[Any, ...]] = list(zip(*rows, strict=True)) if rows else []
+    if not rows:
+        sql_columns = [() for _ in selected]
+    del rows
+    values = [read(sql_columns, count) for read in readers]
+    table = [list(row) for row in zip(*values, strict=True)] if values else []
+    labels = [c.label for c in chosen]
+    index = labels.index("id") if "id" in labels else None
+    ids = list(values[index]) if index is not None else []
+    return RunPage(labels, table, ids, 0, sort_names(sort))
+
+
+def _reader(
+    builder: QueryBuilder, column: Column, present: set[Source], selected: list[Any]
+) -> Any:
+    """Add the SQL a column needs to ``selected``; return what reads its values from the
+    result's columns (``reader(sql_columns, count)``: one value per run)."""
+    at = len(selected)
+    if column.run_field == "duration":
+        cols = tables.runs.c
+        selected.append(func.coalesce(cols.ended, cols.heartbeat) - cols.created)
+        return lambda sql, n: [None if v is None else max(0.0, v) for v in sql[at]]
+    if column.run_field is not None:
+        selected.append(builder.run_field(column.run_field))
+        return lambda sql, n: sql[at]
+    if column.computed is not None:
+        needs = [s for s in column.needs_sources if s in present]
+        for source in needs:
+            alias = builder.alias(source)
+            selected.extend([alias.c.value_num, alias.c.value_text])
+
+        def computed(sql: list[tuple[Any, ...]], n: int) -> list[Any]:
+            pairs = [
+                list(zip(sql[at + 2 * i], sql[at + 2 * i + 1], strict=True))
+                for i in range(len(needs))
+            ]
+            return [
+                column.value({}, {s: pairs[i][row] for i, s in enumerate(needs)})
+                for row in range(n)
+            ]
+
+        return computed
+    sources = [s for s in column.sources if s in present]
+    if not sources:
+        return lambda sql, n: [None] * n
+    parts = [(builder.alias(s).c.value_num, builder.alias(s).c.value_text) for s in sources]
+    selected.extend(_first_present(parts))
+    optimizer = column.canonical == "optimizer"
+    integral = column.sources[0].kind in _INT_KINDS
+
+    def stored(sql: list[tuple[Any, ...]], n: int) -> list[Any]:
+        # each distinct stored pair read once: a setting has few values among many runs
+        pairs = list(zip(sql[at], sql[at + 1], strict=True))
+        read = {pair: _stored_value(*pair, optimizer, integral) for pair in set(pairs)}
+        return list(map(read.__getitem__, pairs))
+
+    return stored
