@@ -184,7 +184,8 @@ def bench_ls(folder: Path, repeats: int) -> tuple[float, float]:
     exe = str(Path(sys.executable).parent / "modelboard")
 
     def ls() -> None:
-        done = subprocess.run([exe, "ls", "--store", str(folder)], capture_output=True, text=True)
+        command = [exe, "ls", "--all", "--store", str(folder)]  # the flat page
+        done = subprocess.run(command, capture_output=True, text=True)
         assert done.returncode == 0 and "run-999" in done.stdout, done.stderr
 
     return median_time(ls, repeats)

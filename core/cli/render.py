@@ -172,7 +172,9 @@ def rows_table(labels: list[str], rows: list[list[Any]], title: str | None = Non
 
     table = Table(title=title, header_style="bold")
     for label in labels:
-        table.add_column(label, no_wrap=True, overflow="ellipsis", max_width=40)
+        # a run's id prefix is what `show` and `compare` take: never cut it
+        least = 8 if label == "id" else None
+        table.add_column(label, no_wrap=True, overflow="ellipsis", max_width=40, min_width=least)
     for row in rows:
         table.add_row(*_plain([format_cell(v, c) for v, c in zip(row, labels, strict=True)]))
     return table

@@ -173,7 +173,7 @@ class _ClaimBeat:
 
 
 def _start_trial_run(tracker: Tracker, config: WorkerConfig, claim: claims.Claim) -> TrialRun:
-    record = tracker._new_record(  # the same record tracker.start_run makes
+    record = tracker.new_record(
         f"{config.search_name}-trial-{claim.index}",
         config.project,
         claim.params,

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelboard.optimizer_names import canonical_optimizer
-from modelboard.store.columns import _GRADIENT_FLAGS, Column, ColumnResolver, Source, plain
+from modelboard.store.columns import GRADIENT_FLAGS, Column, ColumnResolver, Source, plain
 from modelboard.store.query import (
     INT_KINDS,
     KEEP_WHEN_EMPTY,
@@ -150,8 +150,8 @@ def _object_column(column: Column, values: _Values) -> list[Any]:
 def _gradient_health(values: _Values) -> list[Any]:
     import numpy as np
 
-    flags = [values.numbers(("run", f)) for f in _GRADIENT_FLAGS]
-    texts = [values.texts(("run", f)) for f in _GRADIENT_FLAGS]
+    flags = [values.numbers(("run", f)) for f in GRADIENT_FLAGS]
+    texts = [values.texts(("run", f)) for f in GRADIENT_FLAGS]
     out: list[Any] = [None] * values.size
     for i in range(values.size):
         present = [

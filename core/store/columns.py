@@ -120,7 +120,7 @@ BARE_GROUPS: tuple[tuple[str, ...], ...] = (
     ("network",),
 )
 _LIST_KINDS = {("data", "features"): "feature", ("data", "augmentations"): "augmentation"}
-_GRADIENT_FLAGS = ("gradients_nonfinite", "gradients_exploding", "gradients_vanishing")
+GRADIENT_FLAGS = ("gradients_nonfinite", "gradients_exploding", "gradients_vanishing")
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,7 @@ class Column:
     def needs_sources(self) -> tuple[Source, ...]:
         """Every ``run_values`` entry the column reads."""
         if self.computed == "gradient_health":
-            return tuple(Source("run", f) for f in _GRADIENT_FLAGS)
+            return tuple(Source("run", f) for f in GRADIENT_FLAGS)
         return self.sources
 
     def value(self, run: Mapping[str, Any], values: Mapping[Source, tuple[Any, Any]]) -> Any:
@@ -175,7 +175,7 @@ class Column:
         if self.run_field is not None:
             return run.get(self.run_field)
         if self.computed == "gradient_health":
-            flags = [values.get(Source("run", f)) for f in _GRADIENT_FLAGS]
+            flags = [values.get(Source("run", f)) for f in GRADIENT_FLAGS]
             for flag, name in zip(flags, ("nonfinite", "exploding", "vanishing"), strict=True):
                 if flag is not None and flag[0] == 1.0:
                     return name

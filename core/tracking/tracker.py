@@ -108,7 +108,7 @@ class Tracker:
                 "mb.Tracker(...) (read_only=False) to start runs"
             )
 
-    def _new_record(
+    def new_record(
         self,
         name: str | None,
         project: str | None,
@@ -120,6 +120,8 @@ class Tracker:
         framework_version: str | None,
         distributed: dict[str, Any] | None = None,
     ) -> RunRecord:
+        """A new run's record as ``start_run`` makes it (fresh id, running, heartbeat now),
+        not yet stored: for code that creates runs itself, such as ``mb.search``'s workers."""
         self._check_writable()
         run_id = uuid.uuid4().hex
         now = time.time()
@@ -170,7 +172,7 @@ class Tracker:
             )
 
         def start(group: ProcessGroup | None, distributed: dict[str, Any]) -> Run:
-            record = self._new_record(
+            record = self.new_record(
                 name, project, hparams, tags, notes, parent, framework, None, distributed
             )
             self.store.create_run(record)
@@ -224,7 +226,7 @@ class Tracker:
             if network is not None and data_record is not None:
                 _fill_from_data(network, data_record)
             run_name = name or (network.architecture if network is not None else None)
-            record = self._new_record(
+            record = self.new_record(
                 run_name,
                 project,
                 hparams,

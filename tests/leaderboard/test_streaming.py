@@ -111,16 +111,25 @@ def test_ls_says_how_many_runs_it_left_out(sample, capsys) -> None:  # type: ign
     tracker, _ = sample
     store = _store_arg(tracker)
     total = count_runs(tracker.store)
-    assert main(["ls", "--store", store, "--limit", "2"]) == 0
+    assert main(["ls", "--store", store, "--limit", "2", "--all"]) == 0  # the flat list
     out = capsys.readouterr().out
     more = total - 2
     assert f"… {more:,} more run{'s' if more != 1 else ''}; --limit 0 shows all" in out
-    assert main(["ls", "--store", store, "--limit", "0"]) == 0
+    assert main(["ls", "--store", store, "--limit", "0", "--all"]) == 0
     out = capsys.readouterr().out
     assert "more run" not in out
     assert all(r.id[:8] in out for r in tracker.runs())
     torch_runs = count_runs(tracker.store, where="framework = 'torch'")
-    assert main(["ls", "--store", store, "--limit", "1", "--where", "framework = 'torch'"]) == 0
+    from modelboard.leaderboard.ranking import comparable_board
+
+    entries = sum(g["entries"] for g in comparable_board(tracker.store).groups)
+    assert main(["ls", "--store", store, "--limit", "1"]) == 0  # the grouped board pages too
+    out = capsys.readouterr().out
+    if entries > 1:
+        noun = "entry" if entries - 1 == 1 else "entries"
+        assert f"… {entries - 1:,} more {noun}; --limit 0 shows all" in out
+    flat = ["ls", "--store", store, "--limit", "1", "--all", "--where", "framework = 'torch'"]
+    assert main(flat) == 0
     out = capsys.readouterr().out
     if torch_runs > 1:
         assert f"… {torch_runs - 1:,} more" in out
