@@ -12,6 +12,7 @@ per-point ``metrics`` table is left empty, as no leaderboard query reads it.
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sqlite3
 import statistics
@@ -185,8 +186,10 @@ def bench_ls(folder: Path, repeats: int) -> tuple[float, float]:
 
     def ls() -> None:
         command = [exe, "ls", "--all", "--store", str(folder)]  # the flat page
-        done = subprocess.run(command, capture_output=True, text=True)
-        assert done.returncode == 0 and "run-999" in done.stdout, done.stderr
+        wide = {**os.environ, "COLUMNS": "250"}  # names are not cut on a narrow terminal
+        done = subprocess.run(command, capture_output=True, text=True, env=wide)
+        # a page of the 1,000 runs, and the line that says how many more there are
+        assert done.returncode == 0 and "950 more runs" in done.stdout, done.stderr
 
     return median_time(ls, repeats)
 
