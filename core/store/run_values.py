@@ -258,10 +258,54 @@ def parse_document(kind: str, payload: str) -> Record | None:
     return None
 
 
+_SUMMARY_SQL: dict[tuple[str, str], tuple[str, str, str]] = {}  # (dialect, paramstyle) -> SQL
+
+
+def _summary_sql(conn: Connection) -> tuple[str, str, str] | None:
+    """The three upserts of ``merge_metric_summaries`` as driver SQL, made once per dialect and
+    parameter style (``None`` for dialects other than SQLite and PostgreSQL)."""
+    dialect = conn.dialect
+    key = (dialect.name, dialect.paramstyle)
+    cached = _SUMMARY_SQL.get(key)
+    if cached is not None:
+        return cached
+    if dialect.name == "postgresql":
+        low, high = "LEAST", "GREATEST"
+    elif dialect.name == "sqlite":
+        low, high = "min", "max"  # SQLite's scalar min/max of several arguments
+    else:
+        return None
+    if dialect.paramstyle == "qmark":
+        marks = "?, ?, ?, ?, ?"
+    elif dialect.paramstyle in ("format", "pyformat"):
+        marks = "%s, %s, %s, %s, %s"
+    else:
+        return None
+    table = dialect.identifier_preparer.format_table(tables.run_values)
+    insert = (
+        f"INSERT INTO {table} (run_id, kind, name, value_num, value_text) VALUES ({marks}) "
+        "ON CONFLICT (run_id, kind, name) DO UPDATE SET "
+    )
+    last = insert + "value_num = excluded.value_num, value_text = excluded.value_text"
+    current = f"{table}.value_num"
+    low_sql, high_sql = (
+        insert + f"value_num = {pick}(coalesce({current}, excluded.value_num), "
+        "excluded.value_num)"
+        for pick in (low, high)
+    )
+    _SUMMARY_SQL[key] = last, low_sql, high_sql
+    return _SUMMARY_SQL[key]
+
+
 def merge_metric_summaries(
     conn: Connection, run_id: str, points: Sequence[tuple[str, int, int | None, float, float]]
 ) -> None:
-    """Fold a batch of (key, step, epoch, value, wall_time) points into last/min/max rows."""
+    """Fold a batch of (key, step, epoch, value, wall_time) points into last/min/max rows.
+
+    On SQLite and PostgreSQL the upserts are driver SQL made once per dialect (a flush of a few
+    points is then three ``executemany`` calls); other dialects build SQLAlchemy statements."""
+    if not points:
+        return
     last = {point[0]: point[3] for point in points}
     if len(last) == 1:
         groups = {next(iter(last)): [point[3] for point in points]}
@@ -275,7 +319,27 @@ def merge_metric_summaries(
         finite = [v for v in values if v - v == 0]  # NaN and infinities fail this
         if finite:
             lows[key], highs[key] = min(finite), max(finite)
-    upsert_values(conn, [(run_id, "metric_last", k, *scalar_columns(v)) for k, v in last.items()])
+    last_rows = [(run_id, "metric_last", k, *scalar_columns(v)) for k, v in last.items()]
+    sql = _summary_sql(conn)
+    if sql is None:
+        _merge_with_statements(conn, run_id, last_rows, lows, highs)
+        return
+    last_sql, low_sql, high_sql = sql
+    conn.exec_driver_sql(last_sql, last_rows)
+    for kind, summary, text in (("metric_min", lows, low_sql), ("metric_max", highs, high_sql)):
+        if summary:
+            conn.exec_driver_sql(text, [(run_id, kind, k, v, None) for k, v in summary.items()])
+
+
+def _merge_with_statements(
+    conn: Connection,
+    run_id: str,
+    last_rows: list[ValueRow],
+    lows: dict[str, float],
+    highs: dict[str, float],
+) -> None:
+    """``merge_metric_summaries`` with SQLAlchemy statements (dialects without cached SQL)."""
+    upsert_values(conn, last_rows)
     pick_low = func.least if conn.dialect.name == "postgresql" else func.min
     pick_high = func.greatest if conn.dialect.name == "postgresql" else func.max
     for kind, summary, pick in (("metric_min", lows, pick_low), ("metric_max", highs, pick_high)):
