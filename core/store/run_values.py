@@ -287,11 +287,9 @@ def _summary_sql(conn: Connection) -> tuple[str, str, str] | None:
         "ON CONFLICT (run_id, kind, name) DO UPDATE SET "
     )
     last = insert + "value_num = excluded.value_num, value_text = excluded.value_text"
-    current = f"{table}.value_num"
+    current, new = f"{table}.value_num", "excluded.value_num"
     low_sql, high_sql = (
-        insert + f"value_num = {pick}(coalesce({current}, excluded.value_num), "
-        "excluded.value_num)"
-        for pick in (low, high)
+        insert + f"value_num = {pick}(coalesce({current}, {new}), {new})" for pick in (low, high)
     )
     _SUMMARY_SQL[key] = last, low_sql, high_sql
     return _SUMMARY_SQL[key]
