@@ -40,6 +40,11 @@ from modelboard.records import (
 from modelboard.store import tables
 from modelboard.store.artifact_paths import is_run_id, run_folder
 from modelboard.store.artifact_store import ArtifactStore, open_artifact_store
+from modelboard.store.documents import (
+    PreparedDocument,
+    insert_gradient_records,
+    write_prepared_document,
+)
 from modelboard.store.engine import READ_ONLY, make_engine
 from modelboard.store.location import URI_ENV, StoreLocation
 from modelboard.store.migrations import check_schema, ensure_schema
@@ -646,6 +651,25 @@ class SQLStore:
         """Write gradient records, record documents and the run record in one transaction."""
         if gradient_records or records or run_record:
             self.append(run_id, (), gradient_records, records=records, run_record=run_record)
+
+    def write_prepared(
+        self,
+        run_id: str,
+        gradient_records: Sequence[GradientRecord] = (),
+        documents: Mapping[str, PreparedDocument] | None = None,
+    ) -> None:
+        """Write gradient records and prepared record documents (``{kind: document}``, see
+        ``modelboard.store.documents``) in one transaction: the run writer's path, which stores
+        each document's text and values as they were prepared."""
+        if not (gradient_records or documents):
+            return
+
+        def work(conn: Connection) -> None:
+            for kind, document in (documents or {}).items():
+                write_prepared_document(conn, run_id, kind, document)
+            insert_gradient_records(conn, run_id, gradient_records)
+
+        self._write(work)
 
     def beat(self, run_id: str, when: float) -> None:
         """Move the run's heartbeat forward to ``when``, in its own small transaction."""

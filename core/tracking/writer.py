@@ -3,7 +3,9 @@
 Metric points (plain tuples), gradient records, and the latest version of record documents
 and of the run record wait in memory; a daemon thread writes them every ``flush_interval``
 seconds, or at once when enough points wait, in transactions of bounded size with the
-driver's ``executemany``. The heartbeat has its own thread and its own small transaction, so
+driver's ``executemany``. A queued document is its JSON text and its ``run_values`` rows,
+taken once by the caller (``modelboard.store.documents``); the run record is queued as its
+JSON text. The heartbeat has its own thread and its own small transaction, so
 a slow or failing data write never makes a live run read as ``crashed``.
 
 Backpressure: the buffer holds at most ``max_lag`` seconds of points at the rate the writer
@@ -32,6 +34,7 @@ from pathlib import Path
 from modelboard.errors import RunNotFoundError, StoreWriteError
 from modelboard.records import GradientRecord, Record, RunRecord
 from modelboard.store import MetricPoint, SQLStore
+from modelboard.store.documents import PreparedDocument
 from modelboard.store.journal import append_journal, journal_path, replay_journal
 from modelboard.tracking.writers import write_owner_run
 
@@ -54,8 +57,8 @@ log = logging.getLogger("modelboard")
 class _Batch:
     points: list[MetricPoint] = field(default_factory=list)
     gradients: list[GradientRecord] = field(default_factory=list)
-    records: dict[str, Record] = field(default_factory=dict)
-    run: RunRecord | None = None
+    records: dict[str, PreparedDocument] = field(default_factory=dict)
+    run: str | None = None  # the run record's JSON text
 
     def __bool__(self) -> bool:
         return bool(self.points or self.gradients or self.records or self.run)
@@ -133,14 +136,15 @@ class RunWriter:
             self._pending.gradients.append(record)
 
     def put_record(self, kind: str, record: Record) -> None:
-        """Queue the latest version of a record document (a copy: later changes don't leak)."""
-        snapshot = type(record).from_json(record.to_json())
+        """Queue the latest version of a record document, as it is now (its text and values:
+        later changes don't leak)."""
+        snapshot = PreparedDocument.of(self._run_id, kind, record)
         with self._cond:
             self._pending.records[kind] = snapshot
 
     def put_run(self, record: RunRecord) -> None:
-        """Queue the latest version of the run record (a copy)."""
-        snapshot = RunRecord.from_json(record.to_json())
+        """Queue the latest version of the run record, as it is now (its text)."""
+        snapshot = record.to_json()
         with self._cond:
             self._pending.run = snapshot
 
@@ -211,7 +215,7 @@ class RunWriter:
     def _write(self, batch: _Batch) -> None:
         if batch.gradients or batch.records:
             try:
-                self._store.write_documents(self._run_id, batch.gradients, batch.records)
+                self._store.write_prepared(self._run_id, batch.gradients, batch.records)
             except StoreWriteError as exc:
                 if not exc.refused_values:
                     raise
@@ -219,7 +223,7 @@ class RunWriter:
             batch.gradients, batch.records = [], {}
         if batch.run is not None:
             try:
-                write_owner_run(self._store, batch.run)
+                write_owner_run(self._store, RunRecord.from_json(batch.run))
             except StoreWriteError as exc:
                 if not exc.refused_values:
                     raise
@@ -251,14 +255,14 @@ class RunWriter:
         store, run_id = self._store, self._run_id
         for gradient in batch.gradients:
             try:
-                store.write_documents(run_id, gradient_records=[gradient])
+                store.write_prepared(run_id, gradient_records=[gradient])
             except StoreWriteError as exc:
                 if not exc.refused_values:
                     raise
                 self._drop({"gradients": 1}, f"gradient record at step {gradient.step}: {exc}")
-        for kind, record in batch.records.items():
+        for kind, document in batch.records.items():
             try:
-                store.write_documents(run_id, records={kind: record})
+                store.write_prepared(run_id, documents={kind: document})
             except StoreWriteError as exc:
                 if not exc.refused_values:
                     raise
@@ -293,8 +297,8 @@ class RunWriter:
                     self._run_id,
                     batch.points,
                     batch.gradients,
-                    batch.records,
-                    batch.run,
+                    {kind: document.record() for kind, document in batch.records.items()},
+                    None if batch.run is None else RunRecord.from_json(batch.run),
                 )
             except BaseException:
                 self._give_back(batch)
