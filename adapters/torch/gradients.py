@@ -35,11 +35,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "COLUMNS",
+    "GradientRow",
     "gradient_table",
     "gradient_row",
     "table_from_rows",
+    "RawTable",
+    "read_table",
     "global_norm",
     "append_update_ratios",
+    "copies",
     "stats_from_table",
     "stats_from_rows_of",
     "batch_gradients",
@@ -81,57 +85,88 @@ def _norms(tensors: list[torch.Tensor], order: float = 2.0) -> list[torch.Tensor
     return [torch.linalg.vector_norm(t, order) for t in tensors]
 
 
-def _raw_columns(values: list[torch.Tensor], norms: list[torch.Tensor]) -> torch.Tensor:
-    """``(P, 5)``: norm, sum, min, max and non-zero count of each (non-empty) tensor."""
+GradientRow = tuple[Any, Any, Any, Any, Any]
+"""The raw statistics of one gradient, 0-d tensors on its device: L2 norm, sum, min, max (in
+the gradient's float dtype) and the count of non-zeros (int64)."""
+
+
+def _reduced(g: torch.Tensor, norm: torch.Tensor) -> GradientRow:
+    """Sum, min, max and non-zero count of a (non-empty) tensor, with its given norm."""
     import torch
 
-    device = values[0].device
-    acc = _accumulator(device)
-    rows = []
-    for g, norm in zip(values, norms, strict=True):
-        low, high = torch.aminmax(g)
-        parts = [norm, g.sum(), low, high, torch.count_nonzero(g)]
-        rows.append(torch.stack([t.to(device=device, dtype=acc) for t in parts]))
-    return torch.stack(rows)
+    low, high = torch.aminmax(g)
+    return norm, g.sum(), low, high, torch.count_nonzero(g)
 
 
-def gradient_row(grad: torch.Tensor) -> torch.Tensor:
+def _stack_on(tensors: Sequence[torch.Tensor], device: torch.device, dtype: torch.dtype) -> Any:
+    """``tensors`` (0-d) as one vector of ``dtype`` on ``device``: one stack and one cast when
+    they already share the device (casting to a wider float is exact: promoted or cast one by
+    one, the values are the same)."""
+    import torch
+
+    if all(t.device == device for t in tensors):
+        return torch.stack(list(tensors)).to(dtype)
+    return torch.stack([t.to(device=device, dtype=dtype) for t in tensors])
+
+
+def gradient_row(grad: torch.Tensor) -> GradientRow:
     """The raw statistics of one gradient, on its device, without a host sync (what a backward
-    hook keeps); :func:`table_from_rows` turns rows into the table."""
+    hook keeps: four reductions); :func:`table_from_rows` gathers rows into a table."""
     import torch
 
     g = _values(grad)
     if not g.numel():
         g = g.new_zeros(1)
-    return _raw_columns([g], [torch.linalg.vector_norm(g)])[0]
+    return _reduced(g, torch.linalg.vector_norm(g))
+
+
+class RawTable:
+    """A statistics table's device side: a few vectors on one device, read back with one
+    transfer by :func:`read_table`, which derives the columns on the host.
+
+    ``parts`` holds, in order: norm, sum, min and max of each tensor (``4 * P``), its count of
+    non-zeros (``P``), its weight's norm (``P``), and optionally the loss-scale inverse of each
+    row (``row_scales``, ``P``), the update norms (``updates``, ``P``) and the inverse of a
+    scale on the whole table (``table_scale``, 1)."""
+
+    __slots__ = ("numels", "parts", "device", "dtype")
+
+    def __init__(self, numels: list[int], parts: dict[str, Any], device: Any, dtype: Any) -> None:
+        self.numels = numels
+        self.parts = parts
+        self.device = device
+        self.dtype = dtype
 
 
 def table_from_rows(
-    rows: Sequence[torch.Tensor],
+    rows: Sequence[GradientRow],
     numels: Sequence[int],
     weights: Sequence[torch.Tensor],
     inv_scale: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """The ``(P, 7)`` table (the first seven ``COLUMNS``) from :func:`gradient_row` rows."""
+    row_scales: Sequence[torch.Tensor | None] | None = None,
+) -> RawTable:
+    """The table of :func:`gradient_row` rows, on their device (no host sync).
+
+    ``row_scales`` (one per row, ``None`` for none) divides a loss scale out of the norm, sum,
+    min and max of each row; ``inv_scale`` out of the l2 norm, mean, std and max of the whole
+    table. A few stacks over all parameters, no operations per parameter."""
     import torch
 
-    raw = torch.stack(list(rows)) if not isinstance(rows, torch.Tensor) else rows
-    device, acc = raw.device, raw.dtype
-    n = torch.tensor([max(int(k), 1) for k in numels], dtype=acc, device=device)
-    norm = raw[:, 0]
-    mean = raw[:, 1] / n
-    std = (norm * norm / n - mean * mean).clamp_min(0).sqrt()
-    max_abs = torch.maximum(raw[:, 3], -raw[:, 2])
-    zeros = (n - raw[:, 4]) / n
-    empty = torch.tensor([int(k) == 0 for k in numels], device=device)
-    zeros = torch.where(empty, torch.zeros_like(zeros), zeros)
-    nonfinite = torch.full_like(norm, float("nan"))
-    floats = [w.detach() if w.is_floating_point() else w.detach().float() for w in weights]
-    weight_norms = torch.stack([t.to(device=device, dtype=acc) for t in _norms(floats)])
-    table = torch.stack([norm, mean, std, max_abs, zeros, nonfinite, weight_norms], 1)
+    device = rows[0][0].device
+    acc = _accumulator(device)
+    parts: dict[str, Any] = {
+        "raw": _stack_on([t for row in rows for t in row[:4]], device, acc),
+        "nonzero": _stack_on([row[4] for row in rows], device, acc),
+    }
+    with torch.no_grad():  # the weights' norms, recorded by no graph
+        floats = [w if w.is_floating_point() else w.float() for w in weights]
+        parts["weights"] = _stack_on(_norms(floats), device, acc)
+    if row_scales is not None and any(s is not None for s in row_scales):
+        one = torch.ones((), dtype=acc, device=device)
+        parts["row_scales"] = _stack_on([one if s is None else s for s in row_scales], device, acc)
     if inv_scale is not None:
-        table[:, :_SCALED_COLUMNS] *= inv_scale.to(device=device, dtype=acc)
-    return table
+        parts["table_scale"] = inv_scale.to(device=device, dtype=acc).reshape(1)
+    return RawTable([int(k) for k in numels], parts, device, acc)
 
 
 def global_norm(grads: Sequence[torch.Tensor], inv_scale: torch.Tensor | None = None) -> Any:
@@ -141,8 +176,7 @@ def global_norm(grads: Sequence[torch.Tensor], inv_scale: torch.Tensor | None = 
     values = [_values(g) for g in grads]
     device = values[0].device
     acc = _accumulator(device)
-    norms = torch.stack([t.to(device=device, dtype=acc) for t in _norms(values)])
-    total = torch.linalg.vector_norm(norms)
+    total = torch.linalg.vector_norm(_stack_on(_norms(values), device, acc))
     if inv_scale is not None:
         total = total * inv_scale.to(device=device, dtype=acc)
     return total
@@ -152,8 +186,8 @@ def gradient_table(
     grads: Sequence[torch.Tensor],
     weights: Sequence[torch.Tensor],
     inv_scale: torch.Tensor | None = None,
-) -> torch.Tensor:
-    """A ``(P, 7)`` tensor on the first gradient's device: the first seven ``COLUMNS``.
+) -> RawTable:
+    """The table of ``grads`` (read it with :func:`read_table`): the first seven ``COLUMNS``.
 
     Each statistic is one cheap pass (the CPU steps of small models feel every pass): fused
     norms, a sum, ``aminmax`` and a count of non-zeros per tensor. The std comes from the sum of
@@ -163,29 +197,116 @@ def gradient_table(
     """
     values = [_values(g) for g in grads]
     values = [g if g.numel() else g.new_zeros(1) for g in values]
-    raw = _raw_columns(values, _norms(values))
-    return table_from_rows(raw, [int(g.numel()) for g in grads], weights, inv_scale)
+    rows = [_reduced(g, norm) for g, norm in zip(values, _norms(values), strict=True)]
+    return table_from_rows(rows, [int(g.numel()) for g in grads], weights, inv_scale)
+
+
+def copies(tensors: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """Detached copies of ``tensors`` (the weights before a step), in one fused call where
+    torch offers it."""
+    import torch
+
+    with torch.no_grad():  # copies that no graph records
+        foreach_clone = getattr(torch, "_foreach_clone", None)
+        if foreach_clone is not None:
+            try:
+                return list(foreach_clone(list(tensors)))
+            except (RuntimeError, TypeError):
+                pass
+        return [t.clone() for t in tensors]
 
 
 def append_update_ratios(
-    table: torch.Tensor, before: Sequence[torch.Tensor], after: Sequence[torch.Tensor]
-) -> torch.Tensor:
-    """``table`` with an eighth column: |after - before| / |before| per parameter (on device)."""
+    table: RawTable, before: Sequence[torch.Tensor], after: Sequence[torch.Tensor]
+) -> RawTable:
+    """``table`` with an eighth column: |after - before| / |before| per parameter (the norms
+    of the updates stay on the device until :func:`read_table`)."""
     import torch
 
-    device = table.device
-    current = [a.detach() for a in after]
-    foreach_sub = getattr(torch, "_foreach_sub", None)
-    try:
-        deltas = list(foreach_sub(current, list(before))) if foreach_sub else None
-    except (RuntimeError, TypeError):
-        deltas = None
-    if deltas is None:
-        deltas = [a - b for a, b in zip(current, before, strict=True)]
-    deltas = [d if d.is_floating_point() else d.float() for d in deltas]
-    updates = torch.stack([u.to(device) for u in _norms(deltas)]).to(table.dtype)
-    ratio = updates / table[:, 6]
-    return torch.cat([table, ratio.unsqueeze(1)], dim=1)
+    current = list(after)
+    with torch.no_grad():  # the updates, recorded by no graph
+        foreach_sub = getattr(torch, "_foreach_sub", None)
+        try:
+            deltas = list(foreach_sub(current, list(before))) if foreach_sub else None
+        except (RuntimeError, TypeError):
+            deltas = None
+        if deltas is None:
+            deltas = [a - b for a, b in zip(current, before, strict=True)]
+        deltas = [d if d.is_floating_point() else d.float() for d in deltas]
+        updates = _stack_on(_norms(deltas), table.device, table.dtype)
+    parts = dict(table.parts)
+    parts["updates"] = updates
+    return RawTable(table.numels, parts, table.device, table.dtype)
+
+
+def _maximum(a: float, b: float) -> float:
+    """``torch.maximum`` of two floats: NaN when either is; 0.0, never -0.0, for zeros."""
+    if a != a or b != b:
+        return math.nan
+    return (a if a > b else b) + 0.0
+
+
+def _divide(a: float, b: float) -> float:
+    """IEEE division (``x / 0`` is inf or NaN, as on the device)."""
+    if b == 0:
+        return math.nan if a == 0 or a != a else math.copysign(math.inf, a) * math.copysign(1, b)
+    return a / b
+
+
+def read_table(
+    table: RawTable, extra: torch.Tensor | None = None
+) -> tuple[list[list[float]], float | None]:
+    """The table's rows of ``COLUMNS`` values (seven, or eight with update ratios), read back
+    in one transfer together with ``extra`` (a 0-d tensor, such as the applied norm), and
+    ``extra``'s value.
+
+    The columns are derived on the host in double precision (single on MPS, where the device
+    has no double; the host's double is then more exact), with the device's own arithmetic:
+    mean ``sum / n``, std ``sqrt(max(norm^2 / n - mean^2, 0))``, max ``max(max, -min)``, zero
+    fraction ``(n - non-zeros) / n`` (0 for an empty tensor); NaN propagates as on the device.
+    """
+    import torch
+
+    parts = list(table.parts.values())
+    if extra is not None:
+        parts.append(extra.to(device=table.device, dtype=table.dtype).reshape(1))
+    flat: list[float] = torch.cat(parts).tolist()
+    numels = table.numels
+    count = len(numels)
+    names = list(table.parts)
+    offsets: dict[str, int] = {}
+    at = 0
+    for name in names:
+        offsets[name] = at
+        at += 1 if name == "table_scale" else (4 * count if name == "raw" else count)
+    scales_at = offsets.get("row_scales")
+    updates_at = offsets.get("updates")
+    table_scale = flat[offsets["table_scale"]] if "table_scale" in offsets else None
+    nonzero_at, weights_at = offsets["nonzero"], offsets["weights"]
+    rows: list[list[float]] = []
+    for i, numel in enumerate(numels):
+        norm, total, low, high = flat[4 * i : 4 * i + 4]
+        if scales_at is not None:
+            scale = flat[scales_at + i]
+            norm, total, low, high = norm * scale, total * scale, low * scale, high * scale
+        n = float(max(numel, 1))
+        mean = total / n
+        variance = norm * norm / n - mean * mean
+        std = math.sqrt(variance) if variance >= 0 else (variance if variance != variance else 0.0)
+        max_abs = _maximum(high, -low)
+        zeros = 0.0 if numel == 0 else (n - flat[nonzero_at + i]) / n
+        row = [norm, mean, std, max_abs, zeros, math.nan, flat[weights_at + i]]
+        if table_scale is not None:
+            row[0], row[1], row[2], row[3] = (
+                norm * table_scale,
+                mean * table_scale,
+                std * table_scale,
+                max_abs * table_scale,
+            )
+        if updates_at is not None:
+            row.append(_divide(flat[updates_at + i], row[6]))
+        rows.append(row)
+    return rows, (flat[-1] if extra is not None else None)
 
 
 def _nonfinite_counts(grads: Sequence[torch.Tensor], rows: list[list[Any]]) -> dict[int, int]:
@@ -205,7 +326,7 @@ def _nonfinite_counts(grads: Sequence[torch.Tensor], rows: list[list[Any]]) -> d
 def stats_from_table(
     names: Sequence[str],
     shapes: Sequence[Sequence[int]],
-    table: torch.Tensor,
+    table: RawTable,
     grads: Sequence[torch.Tensor],
 ) -> list[ParameterGradientStats]:
     """Read the table back with one ``tolist()`` and make one record per parameter.
@@ -213,7 +334,7 @@ def stats_from_table(
     Tensors with a non-finite norm get their NaN/Inf counted from ``grads`` (a second, small
     transfer that only happens when something already went wrong).
     """
-    rows: list[list[Any]] = table.tolist()
+    rows, _ = read_table(table)
     return stats_from_rows(names, shapes, rows, _nonfinite_counts(grads, rows))
 
 

@@ -49,8 +49,10 @@ from typing import TYPE_CHECKING, Any
 from modelboard.adapters.torch.detect import unwrap_module
 from modelboard.adapters.torch.gradients import (
     append_update_ratios,
+    copies,
     global_norm,
     gradient_row,
+    read_table,
     stats_from_rows_of,
     table_from_rows,
 )
@@ -334,8 +336,9 @@ class TorchTrainingHandle:
             if not params:
                 return
             inv = _scaler_inverse(self.grad_scaler)
-            rows = [_scaled_row(self._rows[id(p)], inv) for p in params]
-            table = table_from_rows(rows, [p.numel() for p in params], params)
+            rows = [self._rows[id(p)] for p in params]
+            numels = [p.numel() for p in params]
+            table = table_from_rows(rows, numels, params, row_scales=[inv] * len(params))
             self._backward_capture = _Capture(index, None, self._param_names(params),
                                               _shapes(params), params, [p.grad for p in params],
                                               None, table, None)  # fmt: skip
@@ -367,34 +370,28 @@ class TorchTrainingHandle:
         scaler = self.grad_scaler or _calling_grad_scaler()
         produced_inv = _scaler_inverse(scaler)
         applied_inv = _fused_inverse(optimizer, kwargs)
-        rows, seen = [], 0
+        rows, scales, seen = [], [], 0
         for param in params:
             row = self._rows.pop(id(param), None)
             if row is not None:
                 seen += 1
-                rows.append(_scaled_row(row, produced_inv))
+                rows.append(row)
+                scales.append(produced_inv)
             else:  # no backward hook saw it: what the optimizer applies is all there is
-                rows.append(_scaled_row(gradient_row(param.grad), applied_inv))
-        table = table_from_rows(rows, [p.numel() for p in params], params)
+                rows.append(gradient_row(param.grad))
+                scales.append(applied_inv)
+        numels = [p.numel() for p in params]
+        table = table_from_rows(rows, numels, params, row_scales=scales)
         applied = global_norm(grads, applied_inv) if seen else None
-        before = [p.detach().clone() for p in params] if self.update_ratio else None
+        before = copies(params) if self.update_ratio else None
         return _Capture(tracked.step, tracked.key, names, _shapes(params), params, grads,
                         before, table, applied)  # fmt: skip
 
     def _finish_capture(self, capture: _Capture) -> None:
-        import torch
-
         table = capture.table
         if capture.before is not None:
             table = append_update_ratios(table, capture.before, capture.params)
-        if capture.applied is not None:  # read back with the table: one transfer
-            extra = capture.applied.to(table.dtype).reshape(1, 1).expand(table.shape[0], 1)
-            table = torch.cat([table, extra], dim=1)
-        rows: list[list[float]] = table.tolist()
-        applied_norm = None
-        if capture.applied is not None:
-            applied_norm = rows[0][-1]
-            rows = [row[:-1] for row in rows]
+        rows, applied_norm = read_table(table, capture.applied)  # one transfer for both
         stats = stats_from_rows_of(capture.names, capture.shapes, rows, capture.grads)
         if self.run.finished:
             return
@@ -475,15 +472,6 @@ class TorchTrainingHandle:
 
 def _shapes(params: list[Any]) -> list[list[int]]:
     return [list(p.shape) for p in params]
-
-
-def _scaled_row(row: Any, inv: Any) -> Any:
-    """A :func:`gradient_row` with the loss scale divided out of its norm, sum, min and max."""
-    if inv is None:
-        return row
-    import torch
-
-    return torch.cat([row[:4] * inv.to(device=row.device, dtype=row.dtype), row[4:]])
 
 
 def _calling_grad_scaler() -> Any:
