@@ -132,3 +132,35 @@ def test_a_queued_document_does_not_see_later_changes(tmp_path: Path) -> None:
         stored = tracker.get(run.id).network
         assert stored is not None and stored.epochs_run == 3
         assert stored.hyperparameters["dropout"] == 0.75
+
+
+def _deep(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": "x"}
+    for _ in range(levels):
+        value = {"next": value}
+    return value
+
+
+def test_record_json_is_the_text_of_to_json() -> None:
+    from modelboard.records import GradientRecord, ParameterGradientStats, RunRecord
+    from modelboard.store.documents import record_json
+
+    gradient = GradientRecord(
+        step=3,
+        epoch=None,
+        wall_time=1.5,
+        global_norm=math.inf,
+        applied_global_norm=math.nan,
+        clipped=True,
+        parameters=[
+            ParameterGradientStats(name="w", shape=[2, 3], l2_norm=0.5, mean=-0.0, std=math.nan,
+                                   max_abs=-math.inf, nonfinite_count=2, update_ratio=None),
+            ParameterGradientStats(name="b", shape=[], l2_norm=1e-300, weight_norm=0.0),
+        ],
+        flags={"nonfinite": True, "$odd": False},
+    )  # fmt: skip
+    network = _network()
+    network.hyperparameters.update(deep=_deep(120), numbers=np.arange(3), when=Path("/tmp/x"))
+    run = RunRecord(id="a" * 32, name="r", params={"lr": np.float32(0.1), 1: "int key"})
+    for record in (gradient, network, _data(), run, _network()):
+        assert record_json(record) == record.to_json()
