@@ -29,8 +29,9 @@ NETWORK_WRITE_DELAY_S = 1.0
 
 
 def same_value(a: Any, b: Any) -> bool:
-    """True when ``a`` and ``b`` hold the same value (records, which compare by identity, by
-    their fields; lists, tuples and dicts item by item)."""
+    """True when ``a`` and ``b`` hold the same value: records field by field (without their
+    JSON forms, which ``==`` of records compares), lists, tuples and dicts item by item. A NaN
+    is never the same (written again rather than a change missed)."""
     if a is b:
         return True
     if dataclasses.is_dataclass(a) and not isinstance(a, type):

@@ -7,9 +7,10 @@ gradient statistics that :class:`GradientCapture` writes inside the train step, 
 ``detach()`` restores ``fit``, ``compile`` and the optimizers. This module imports keras: the
 plugin loads it only once a Keras model is tracked.
 
-With gradients off (``gradients_every=0``) and a built model the callback has no batch-end hook,
-so that Keras dispatches batch ends asynchronously as it does untracked, and the train step is
-left as it is (no wrapper, no retrace). Changes of the network record during ``fit`` are
+With gradients off (``gradients_every=0``) and a built model the callback has no batch-end hook
+(on backends whose callbacks may run in a thread pool, JAX and torch, Keras then dispatches batch
+ends asynchronously as it does untracked), and the train step is left as it is (no wrapper, no
+retrace). Changes of the network record during ``fit`` are
 staged (``NetworkWrites``): written within a second, or once at the end of a short ``fit``.
 """
 
@@ -82,9 +83,10 @@ def _scalar(value: Any) -> float | None:
 class TrackingCallback(keras.callbacks.Callback):
     """Logs one ``fit`` call into the run; made and appended by the ``fit`` wrapper.
 
-    This class has no batch-end hook (Keras then dispatches batch ends asynchronously, as it
-    does untracked); :class:`BatchTrackingCallback` adds one where captures are read or a
-    model built by ``fit`` is described."""
+    This class has no batch-end hook (nothing to do per batch; on the JAX and torch backends
+    Keras then dispatches batch ends asynchronously, as it does untracked);
+    :class:`BatchTrackingCallback` adds one where captures are read or a model built by
+    ``fit`` is described."""
 
     def __init__(self, attachment: KerasTrainingHandle, arguments: dict[str, Any]) -> None:
         super().__init__()
