@@ -41,9 +41,7 @@ def same_value(a: Any, b: Any) -> bool:
             same_value(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a)
         )
     if isinstance(a, (list, tuple)):
-        return (
-            type(a) is type(b) and len(a) == len(b) and all(map(same_value, a, b))  # type: ignore[arg-type]
-        )
+        return type(a) is type(b) and len(a) == len(b) and all(map(same_value, a, b))
     if isinstance(a, dict):
         return (
             isinstance(b, dict)

@@ -10,8 +10,8 @@ plugin loads it only once a Keras model is tracked.
 With gradients off (``gradients_every=0``) and a built model the callback has no batch-end hook
 (on backends whose callbacks may run in a thread pool, JAX and torch, Keras then dispatches batch
 ends asynchronously as it does untracked), and the train step is left as it is (no wrapper, no
-retrace). Changes of the network record during ``fit`` are
-staged (``NetworkWrites``): written within a second, or once at the end of a short ``fit``.
+retrace). Changes of the network record during ``fit`` are staged (``NetworkWrites``): written
+within a second, or once at the end of a short ``fit``.
 """
 
 from __future__ import annotations
@@ -98,6 +98,7 @@ class TrackingCallback(keras.callbacks.Callback):
         self._global_epoch = self.epoch_offset
         self._steps_before_epoch = 0
         self._checked = 0
+        self._batches = 0
         self._first_iteration = 0
 
     @property
