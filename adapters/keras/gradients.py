@@ -308,7 +308,8 @@ class OptimizerCapture:
     def _write(self, grads: list[Any], variables: list[Any], step: Any) -> None:
         produced = self._produced(grads)
         self._stats.assign(self._rows(produced, variables))
-        self._applied.assign(self._applied_norm(produced))
+        if self._clips:  # else the applied norm stays NaN: nothing to compute, nor to read
+            self._applied.assign(self._applied_norm(produced))
         self._step.assign(step)
 
     def _record_tf(self, grads: list[Any], variables: list[Any], iterations: Any) -> None:
@@ -358,7 +359,7 @@ class OptimizerCapture:
             return None
         self.last_read_step = step
         matrix = np.asarray(self._stats.numpy())
-        applied = float(self._applied.numpy())
+        applied = float(self._applied.numpy()) if self._clips else float("nan")
         stats = rows_to_stats(self._names, self._shapes, matrix)
         return step, stats, (applied if applied == applied else None)
 

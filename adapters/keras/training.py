@@ -6,13 +6,18 @@ logs per-epoch metrics and learning rates, keeps the network record's training f
 gradient statistics that :class:`GradientCapture` writes inside the train step, per optimizer.
 ``detach()`` restores ``fit``, ``compile`` and the optimizers. This module imports keras: the
 plugin loads it only once a Keras model is tracked.
+
+With gradients off (``gradients_every=0``) and a built model the callback has no batch-end hook
+(on backends whose callbacks may run in a thread pool, JAX and torch, Keras then dispatches batch
+ends asynchronously as it does untracked), and the train step is left as it is (no wrapper, no
+retrace). Changes of the network record during ``fit`` are staged (``NetworkWrites``): written
+within a second, or once at the end of a short ``fit``.
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import time
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -37,18 +42,17 @@ from modelboard.adapters.keras.network import (
     unbuilt_reason,
     warn_unknown,
 )
+from modelboard.adapters.keras.network_writes import NetworkWrites
 from modelboard.gradients import DEFAULT_GRADIENTS_EVERY, make_gradient_record
 
 if TYPE_CHECKING:
     from modelboard.tracking.run import Run
 
-__all__ = ["KerasTrainingHandle", "TrackingCallback", "attach_training"]
+__all__ = ["BatchTrackingCallback", "KerasTrainingHandle", "TrackingCallback", "attach_training"]
 
 _MARK = "__modelboard_attachment__"
 _MISSING = object()
 _KERAS_DEFAULT_BATCH_SIZE = 32
-#: the most often ``epochs_run`` is written to the network record while ``fit`` runs
-EPOCHS_RUN_INTERVAL_S = 1.0
 
 
 def _batch_size(arguments: dict[str, Any]) -> int | None:
@@ -77,7 +81,12 @@ def _scalar(value: Any) -> float | None:
 
 
 class TrackingCallback(keras.callbacks.Callback):
-    """Logs one ``fit`` call into the run; made and appended by the ``fit`` wrapper."""
+    """Logs one ``fit`` call into the run; made and appended by the ``fit`` wrapper.
+
+    This class has no batch-end hook (nothing to do per batch; on the JAX and torch backends
+    Keras then dispatches batch ends asynchronously, as it does untracked);
+    :class:`BatchTrackingCallback` adds one where captures are read or a model built by
+    ``fit`` is described."""
 
     def __init__(self, attachment: KerasTrainingHandle, arguments: dict[str, Any]) -> None:
         super().__init__()
@@ -89,6 +98,7 @@ class TrackingCallback(keras.callbacks.Callback):
         self._global_epoch = self.epoch_offset
         self._steps_before_epoch = 0
         self._checked = 0
+        self._batches = 0
         self._first_iteration = 0
 
     @property
@@ -107,39 +117,33 @@ class TrackingCallback(keras.callbacks.Callback):
         epochs = int(self.arguments.get("epochs") or 1)
         steps = self.params.get("steps") if self.params else None
         attachment.epochs_planned = self.epoch_offset + max(epochs - self.initial_epoch, 0)
-        self.run.update_network(
-            batch_size=_batch_size(self.arguments),
-            epochs_planned=attachment.epochs_planned,
-            steps_per_epoch=int(steps) if steps else None,
-        )
         attachment.history.callbacks = [
             c for c in self.user_callbacks if is_learning_rate_callback(c)
         ]
         candidates = optimizer_candidates(model)
         attachment.history.see(candidates)
-        attachment.write_optimizers(warn=True)
+        attachment.write_optimizers(
+            warn=True,
+            now=False,
+            batch_size=_batch_size(self.arguments),
+            epochs_planned=attachment.epochs_planned,
+            steps_per_epoch=int(steps) if steps else None,
+        )
         if attachment.capture.install(candidates):
             model.make_train_function(force=True)
         for capture in attachment.capture.captures.values():
             capture.first_iteration = capture.iterations()
         self._steps_before_epoch = 0
         self._checked = 0
+        self._batches = 0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._global_epoch = self.epoch_offset + (epoch - self.initial_epoch)
         if self._open():
             self.attachment.note_epoch_rates()
 
-    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
-        done = self._steps_before_epoch + batch + 1
-        checked, self._checked = self._checked, done
-        if not self._open():
-            return
-        if not self.attachment.built:
-            self.attachment.refresh_network()
-        for capture in self.attachment.capture.captures.values():
-            if capture.due(checked, done):
-                self._log_gradients(capture, done)
+    def on_train_batch_begin(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._batches += 1  # a batch ran (``history.trained``); batch begins are synchronous
 
     def _log_gradients(self, capture: OptimizerCapture, done: int) -> None:
         captured = capture.read(done)
@@ -169,7 +173,7 @@ class TrackingCallback(keras.callbacks.Callback):
         metrics.update(self._learning_rates(metrics))
         self.run.log(step=global_epoch, epoch=global_epoch, **metrics)
         attachment.epochs_run = global_epoch + 1
-        attachment.write_epochs_run()
+        attachment.network_writes.stage(epochs_run=attachment.epochs_run)
 
     def _learning_rates(self, logged: dict[str, float]) -> dict[str, float]:
         """The learning rate now, as ``learning_rate`` for one optimizer and
@@ -191,13 +195,11 @@ class TrackingCallback(keras.callbacks.Callback):
             if capture.installed:
                 self._log_gradients(capture, self._checked)
         fields: dict[str, Any] = {"epochs_run": self.attachment.epochs_run}
-        self.attachment.last_epochs_write = time.monotonic()
         stopping = self._early_stopping()
         if stopping is not None:
             fields["early_stopping"] = stopping
-        self.run.update_network(**fields)
-        self.attachment.history.trained |= self._checked > 0
-        self.attachment.write_optimizers(warn=True)
+        self.attachment.history.trained |= self._batches > 0 or self._checked > 0
+        self.attachment.write_optimizers(warn=True, **fields)  # one write: the fit's end
 
     def _early_stopping(self) -> dict[str, Any] | None:
         found = [c for c in self.user_callbacks if isinstance(c, keras.callbacks.EarlyStopping)]
@@ -228,6 +230,22 @@ class TrackingCallback(keras.callbacks.Callback):
         }
 
 
+class BatchTrackingCallback(TrackingCallback):
+    """:class:`TrackingCallback` with a batch-end hook: reads each optimizer's gradient capture
+    when one is due, and describes a model that ``fit`` built once it is built."""
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        done = self._steps_before_epoch + batch + 1
+        checked, self._checked = self._checked, done
+        if not self._open():
+            return
+        if not self.attachment.built:
+            self.attachment.refresh_network()
+        for capture in self.attachment.capture.captures.values():
+            if capture.due(checked, done):
+                self._log_gradients(capture, done)
+
+
 class KerasTrainingHandle:
     """The handle ``modelboard_attach_training`` returns; ``detach()`` undoes everything."""
 
@@ -240,7 +258,7 @@ class KerasTrainingHandle:
         self.history = OptimizerHistory(scheduler=options.get("scheduler"))
         self.epochs_run = 0
         self.epochs_planned = 0
-        self.last_epochs_write = -EPOCHS_RUN_INTERVAL_S  # monotonic time of the last write
+        self.network_writes = NetworkWrites(run)
         self.active = False
         self._previous: dict[str, Any] = {}
         self._wrappers: dict[str, Any] = {}
@@ -279,7 +297,7 @@ class KerasTrainingHandle:
             for name, parameter in signature.parameters.items():
                 if name not in arguments and parameter.default is not inspect.Parameter.empty:
                     arguments[name] = parameter.default
-            callback = TrackingCallback(self, arguments)
+            callback = self._callback_class()(self, arguments)
             given = bound.arguments.get("callbacks")
             if isinstance(given, keras.callbacks.CallbackList):
                 given.append(callback)
@@ -289,6 +307,13 @@ class KerasTrainingHandle:
             return original(*bound.args, **bound.kwargs)
 
         return fit
+
+    def _callback_class(self) -> type[TrackingCallback]:
+        """With a batch-end hook only where one is needed: gradients to read, or a model that
+        ``fit`` builds (described at its first batch's end)."""
+        if self.capture.every > 0 or not self.built:
+            return BatchTrackingCallback
+        return TrackingCallback
 
     def _compile_wrapper(self, original: Any) -> Any:
         @functools.wraps(original)
@@ -307,6 +332,7 @@ class KerasTrainingHandle:
         parameters and layers recorded as unknown are filled in."""
         if self.built or unbuilt_reason(self.model) is not None or self.run.network is None:
             return
+        self.network_writes.cancel()  # the new record is written whole, staged fields in it
         old = self.run.network
         new = describe_network(self.model, self.options, self.history)
         new.architecture = old.architecture
@@ -320,13 +346,15 @@ class KerasTrainingHandle:
         self.run.set_network(new)
         self.built = True
 
-    def write_optimizers(self, warn: bool = False) -> None:
-        """Record the optimizers (and compile settings) as they are now; with ``warn``, an
-        optimizer that cannot be found is warned about (once) and recorded as unknown."""
+    def write_optimizers(self, warn: bool = False, now: bool = True, **fields: Any) -> None:
+        """Record the optimizers (and compile settings) as they are now, with the network
+        record's other ``fields`` given; with ``warn``, an optimizer that cannot be found is
+        warned about (once) and recorded as unknown. Written at once, or with ``now=False``
+        staged (written within ``NetworkWrites.delay``; nothing when nothing changed)."""
         network = self.run.network
         if network is None or self.run.finished:
             return
-        fields = describe_compile(self.model, network.reproduce, self.history)
+        fields.update(describe_compile(self.model, network.reproduce, self.history))
         unknown = dict(network.unknown)
         if fields.get("optimizer") is None:
             reason = optimizer_unknown_reason(self.model, self.history.trained)
@@ -336,7 +364,9 @@ class KerasTrainingHandle:
             unknown["optimizer"] = reason
         else:
             unknown.pop("optimizer", None)
-        self.run.update_network(**fields, unknown=unknown)
+        self.network_writes.stage(**fields, unknown=unknown)
+        if now:
+            self.network_writes.flush()
 
     def note_epoch_rates(self) -> None:
         """The learning rate each optimizer applies in the epoch that begins (read once; set
@@ -358,24 +388,15 @@ class KerasTrainingHandle:
 
     # -- detaching ----------------------------------------------------------------------------
 
-    def write_epochs_run(self, force: bool = False) -> None:
-        """Write ``epochs_run`` to the network record, at most once per
-        ``EPOCHS_RUN_INTERVAL_S`` unless ``force`` (the end of ``fit`` and ``detach`` always
-        write it): each write snapshots the whole network record, which cost short epochs
-        about 1% of their time when done after every one."""
-        now = time.monotonic()
-        if not force and now - self.last_epochs_write < EPOCHS_RUN_INTERVAL_S:
-            return
-        self.last_epochs_write = now
-        self.run.update_network(epochs_run=self.epochs_run)
-
     def detach(self) -> None:
         """Restore ``fit``, ``compile`` and the optimizer; the next fit retraces. Idempotent."""
         if not self.active:
             return
-        network = self.run.network
-        if network is not None and not self.run.finished and network.epochs_run != self.epochs_run:
-            self.write_epochs_run(force=True)  # a fit that stopped between two writes
+        if self.run.network is not None and not self.run.finished:
+            # what a fit staged and did not write yet (one that a callback broke)
+            self.network_writes.stage(epochs_run=self.epochs_run)
+            self.network_writes.flush()
+        self.network_writes.cancel()
         self.active = False
         for name, wrapper in self._wrappers.items():
             if self.model.__dict__.get(name) is wrapper:
