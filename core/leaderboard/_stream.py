@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from modelboard.store import SQLStore
+    from modelboard.store.run_summary import Layout
 
 __all__ = ["stream_frame"]
 
@@ -87,6 +88,53 @@ class _Values:
             written = part[has_text[part]]
             if len(written):
                 self.text.setdefault(key, []).append((where[written], text[written]))
+
+    def add_summaries(
+        self, rows: list[tuple[str, str, bytes, str]], layouts: dict[str, Layout], position: pd.Index
+    ) -> None:
+        """Fold one chunk of run summaries in: per layout, one matrix of numbers (a column per
+        value) and one of texts, cut into the same (position, value) pieces as rows give."""
+        import json
+
+        import numpy as np
+        import pandas as pd
+
+        groups: dict[str, list[int]] = {}
+        for i, row in enumerate(rows):
+            groups.setdefault(row[1], []).append(i)
+        wanted = self.wanted
+        for layout_id, members in groups.items():
+            layout = layouts[layout_id]
+            where = position.get_indexer([rows[i][0] for i in members]).astype(np.int32)
+            numeric = [
+                (j, key)
+                for j, key in enumerate(layout.numbers)
+                if wanted is None or key in wanted
+            ]
+            if numeric:
+                blob = b"".join(rows[i][2] for i in members)
+                matrix = np.frombuffer(blob, dtype="<f8").reshape(len(members), -1)
+                for j, key in numeric:
+                    column = matrix[:, j]
+                    known = ~np.isnan(column)
+                    if known.any():
+                        self.num.setdefault(key, []).append((where[known], column[known]))
+                del matrix, blob
+            textual = [
+                (j, key) for j, key in enumerate(layout.texts) if wanted is None or key in wanted
+            ]
+            if textual and len(members):
+                lists = json.loads("[" + ",".join(rows[i][3] for i in members) + "]")
+                table = np.empty((len(members), len(layout.texts)), dtype=object)
+                table[:] = lists
+                del lists
+                shared = self.shared
+                for j, key in textual:
+                    codes, uniques = pd.factorize(table[:, j])
+                    kept = np.empty(len(uniques), dtype=object)
+                    kept[:] = [shared.setdefault(t, t) for t in uniques]
+                    self.text.setdefault(key, []).append((where, kept[codes]))
+                del table
 
     def numbers(self, key: tuple[str, str]) -> np.ndarray:
         """The entry's numbers, NaN where a run has none."""
@@ -219,12 +267,15 @@ def stream_frame(
         needed = {s for c in chosen for s in c.needs_sources}
     values = _Values(len(ids), {_key(s) for s in needed})
     fields: list[tuple[Any, ...] | None] = [None] * len(ids)
-    for chunk in iter_run_chunks(store, ids, needed, now=now, chunk_size=chunk_size):
+    chunks = iter_run_chunks(store, ids, needed, now=now, chunk_size=chunk_size, summaries=True)
+    for chunk in chunks:
         if chunk.fields:
             at = position.get_indexer([row[0] for row in chunk.fields])
             for i, row in zip(at, chunk.fields, strict=True):
                 fields[i] = row
         values.add(chunk.values, position)
+        values.add_summaries(chunk.summaries, chunk.layouts, position)
+        chunk.summaries.clear()
         chunk.values.clear()  # free this chunk's rows before the next one is fetched
     kept = np.array([row is not None for row in fields], dtype=bool)
     rows = [row for row in fields if row is not None]
