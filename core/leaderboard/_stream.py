@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelboard.optimizer_names import canonical_optimizer
-from modelboard.store.columns import GRADIENT_FLAGS, Column, ColumnResolver, Source, plain
+from modelboard.store.columns import GRADIENT_FLAGS, Column, ColumnResolver, Source
 from modelboard.store.query import (
     INT_KINDS,
     KEEP_WHEN_EMPTY,
@@ -90,7 +90,10 @@ class _Values:
                 self.text.setdefault(key, []).append((where[written], text[written]))
 
     def add_summaries(
-        self, rows: list[tuple[str, str, bytes, str]], layouts: dict[str, Layout], position: pd.Index
+        self,
+        rows: list[tuple[str, str, bytes, str]],
+        layouts: dict[str, Layout],
+        position: pd.Index,
     ) -> None:
         """Fold one chunk of run summaries in: per layout, one matrix of numbers (a column per
         value) and one of texts, cut into the same (position, value) pieces as rows give."""
@@ -107,9 +110,7 @@ class _Values:
             layout = layouts[layout_id]
             where = position.get_indexer([rows[i][0] for i in members]).astype(np.int32)
             numeric = [
-                (j, key)
-                for j, key in enumerate(layout.numbers)
-                if wanted is None or key in wanted
+                (j, key) for j, key in enumerate(layout.numbers) if wanted is None or key in wanted
             ]
             if numeric:
                 blob = b"".join(rows[i][2] for i in members)
@@ -171,47 +172,81 @@ def _numeric_column(column: Column, values: _Values) -> np.ndarray:
     return out
 
 
-def _object_column(column: Column, values: _Values) -> list[Any]:
-    """A column with text somewhere: ``Column.value``'s rules, one cell at a time."""
+_NONFINITE = {"nan": float("nan"), "inf": float("inf"), "-inf": float("-inf")}
+
+
+def _plain_numbers(numbers: np.ndarray, intify: bool) -> list[Any]:
+    """Python floats, or (``intify``) ints where whole: ``plain`` of each, a column at once."""
+    import numpy as np
+
+    cells: list[Any] = numbers.tolist()
+    if intify:
+        whole = np.flatnonzero(np.isfinite(numbers) & (np.mod(numbers, 1) == 0))
+        for i in whole.tolist():
+            cells[i] = int(cells[i])
+    return cells
+
+
+def _object_column(column: Column, values: _Values, intify: bool) -> list[Any]:
+    """A column with text somewhere: ``Column.value``'s rules (then ``plain`` when
+    ``intify``), applied to each distinct text once and to the numbers a column at a time."""
     import numpy as np
     import pandas as pd
 
-    from modelboard.store.columns import source_value
-
-    out: list[Any] = [None] * values.size
+    out = np.full(values.size, None, dtype=object)
     missing = np.ones(values.size, dtype=bool)
+    optimizer = column.canonical == "optimizer"
     for source in column.sources:
         numbers = values.numbers(_key(source))
         texts = values.texts(_key(source))
-        for i in np.flatnonzero(missing & (~np.isnan(numbers) | pd.notna(texts))):
-            number = numbers[i]
-            value = source_value(None if number != number else float(number), texts[i])
-            if value is None:
-                continue
-            if column.canonical == "optimizer" and isinstance(value, str):
-                value = canonical_optimizer(value)
-            out[i] = value
-            missing[i] = False
-    return out
+        has_number = ~np.isnan(numbers)
+        has_text = pd.notna(texts)
+        todo = missing & (has_number | has_text)
+        if not todo.any():
+            continue
+        # a number with "true"/"false" beside it is a bool; a number otherwise is itself
+        with_number = np.flatnonzero(todo & has_number)
+        if len(with_number):
+            beside = texts[with_number]
+            flag = (beside == "true") | (beside == "false")
+            plain_at = with_number[~flag]
+            if len(plain_at):
+                cell_values = _plain_numbers(numbers[plain_at], intify)
+                out[plain_at] = np.array(cell_values + [None], dtype=object)[:-1]
+            flag_at = with_number[flag]
+            out[flag_at] = np.array([t == "true" for t in beside[flag]] + [None], dtype=object)[:-1]
+        # a text alone: non-finite numbers restored, optimizer names made canonical
+        text_at = np.flatnonzero(todo & ~has_number)
+        if len(text_at):
+            codes, uniques = pd.factorize(texts[text_at])
+            read: list[Any] = []
+            for text in uniques.tolist():
+                value: Any = _NONFINITE.get(text, text)
+                if optimizer and isinstance(value, str):
+                    value = canonical_optimizer(value)
+                read.append(value)
+            out[text_at] = np.array(read + [None], dtype=object)[:-1][codes]
+        missing &= ~todo
+    return out.tolist()
 
 
 def _gradient_health(values: _Values) -> list[Any]:
+    """``ok``, the first raised flag's name, or ``None`` without any flag: a column at once."""
     import numpy as np
+    import pandas as pd
 
     flags = [values.numbers(("run", f)) for f in GRADIENT_FLAGS]
-    texts = [values.texts(("run", f)) for f in GRADIENT_FLAGS]
-    out: list[Any] = [None] * values.size
-    for i in range(values.size):
-        present = [
-            not np.isnan(n[i]) or t[i] is not None for n, t in zip(flags, texts, strict=True)
-        ]
-        for flag, name in zip(flags, ("nonfinite", "exploding", "vanishing"), strict=True):
-            if flag[i] == 1.0:
-                out[i] = name
-                break
-        else:
-            out[i] = "ok" if any(present) else None
-    return out
+    present = np.zeros(values.size, dtype=bool)
+    for number, flag in zip(flags, GRADIENT_FLAGS, strict=True):
+        present |= ~np.isnan(number) | pd.notna(values.texts(("run", flag)))
+    out = np.full(values.size, None, dtype=object)
+    out[present] = "ok"
+    decided = np.zeros(values.size, dtype=bool)
+    for number, name in zip(flags, ("nonfinite", "exploding", "vanishing"), strict=True):
+        raised = (number == 1.0) & ~decided
+        out[raised] = name
+        decided |= raised
+    return out.tolist()
 
 
 def _cells(column: Column, values: _Values, fields: Sequence[tuple[Any, ...] | None]) -> Any:
@@ -225,8 +260,7 @@ def _cells(column: Column, values: _Values, fields: Sequence[tuple[Any, ...] | N
         return _gradient_health(values)
     intify = bool(column.sources) and column.sources[0].kind in INT_KINDS
     if any(_key(s) in values.text for s in column.sources):
-        cells = _object_column(column, values)
-        return [plain(v) for v in cells] if intify else cells
+        return _object_column(column, values, intify)
     numbers = _numeric_column(column, values)
     if intify and len(numbers) and not np.isnan(numbers).any():
         whole = np.all(np.mod(numbers, 1) == 0) and np.all(np.abs(numbers) < 2.0**63)

@@ -35,7 +35,7 @@ from modelboard.store.columns import (
 )
 from modelboard.store.filter import FilterError, parse_filter
 from modelboard.store.filter_sql import QueryBuilder
-from modelboard.store.run_summary import Layout, fetch_summaries
+from modelboard.store.run_summary import Layout, fetch_summaries, summarised_pairs
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -252,7 +252,7 @@ def select_run_ids(
         query = query.limit(limit)
     if offset:
         query = query.offset(offset)
-    return [r[0] for r in store._read(partial(_all_rows, query))]
+    return [r[0] for r in store._read(partial(_driver_rows, query))]
 
 
 def count_runs(
@@ -491,10 +491,16 @@ def default_columns(resolver: ColumnResolver, present: set[Source]) -> list[Colu
 
 
 def stored_sources(store: SQLStore) -> set[Source]:
-    """Every (kind, name) the store holds a value of: one scan of a covering index."""
+    """Every (kind, name) the store holds a value of: from the summaries' layouts (and the
+    rows of runs without a summary), else one scan of a covering index."""
     rv = tables.run_values
     query = select(rv.c.kind, rv.c.name).distinct()
-    return {Source(k, n) for k, n in store._read(partial(_all_rows, query))}
+
+    def work(conn: Connection) -> Any:
+        pairs = summarised_pairs(conn)  # the runs' summaries know them: no scan
+        return pairs if pairs is not None else _all_rows(query, conn)
+
+    return {Source(k, n) for k, n in store._read(work)}
 
 
 @dataclass
@@ -635,7 +641,7 @@ def iter_run_chunks(
         ).where(runs.c.id.in_(chunk))
 
         def work(conn: Connection, run_query: Any = run_query, chunk: list[str] = chunk) -> Any:
-            found = [tuple(r) for r in conn.execute(run_query)]
+            found = _driver_rows(run_query, conn)
             if kinds is not None and not kinds:
                 return found, [], []
             summarised = fetch_summaries(conn, chunk, layouts) if summaries else []

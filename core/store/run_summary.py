@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, text
+from sqlalchemy import Connection, delete, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from modelboard.store import tables
@@ -40,6 +40,7 @@ __all__ = [
     "refresh_summary",
     "build_summaries",
     "fetch_summaries",
+    "summarised_pairs",
 ]
 
 #: Databases whose stores keep summaries (the triggers that keep them exact exist there).
@@ -90,6 +91,8 @@ class Layout:
 
     numbers: tuple[tuple[str, str], ...]
     texts: tuple[tuple[str, str], ...]
+    #: pairs whose row holds neither (a parameter set to ``None``): no value, but stored
+    empty: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_json(cls, payload: str) -> Layout:
@@ -97,11 +100,20 @@ class Layout:
         return cls(
             tuple((str(k), str(n)) for k, n in doc["num"]),
             tuple((str(k), str(n)) for k, n in doc["text"]),
+            tuple((str(k), str(n)) for k, n in doc.get("none", ())),
         )
 
+    def pairs(self) -> set[tuple[str, str]]:
+        """Every (kind, name) a run of this layout has a ``run_values`` row of."""
+        return {*self.numbers, *self.texts, *self.empty}
 
-def _layout_text(numbers: Sequence[tuple[str, str]], texts: Sequence[tuple[str, str]]) -> str:
-    return json.dumps({"num": numbers, "text": texts}, separators=(",", ":"))
+
+def _layout_text(
+    numbers: Sequence[tuple[str, str]],
+    texts: Sequence[tuple[str, str]],
+    empty: Sequence[tuple[str, str]],
+) -> str:
+    return json.dumps({"num": numbers, "text": texts, "none": empty}, separators=(",", ":"))
 
 
 def _layout_id(payload: str) -> str:
@@ -119,17 +131,22 @@ def summary_parts(
     numbers = array("d")
     text_keys = []
     texts = []
+    empty_keys = []
     for kind, name, num, value in ordered:
-        if num is not None and num == num:  # NaN reads as "no number", as a row does
+        has_number = num is not None and num == num  # NaN reads as "no number", as a row does
+        if has_number:
             number_keys.append((kind, name))
             numbers.append(float(num))
         if value is not None:
             text_keys.append((kind, name))
             texts.append(value)
+        elif not has_number:
+            empty_keys.append((kind, name))
     if sys.byteorder != "little":
         numbers.byteswap()
     packed = numbers.tobytes()
-    return _layout_text(number_keys, text_keys), packed, json.dumps(texts, separators=(",", ":"))
+    layout = _layout_text(number_keys, text_keys, empty_keys)
+    return layout, packed, json.dumps(texts, separators=(",", ":"))
 
 
 def _insert(conn: Connection, table: Any) -> Any:
@@ -235,3 +252,37 @@ def fetch_summaries(
             layouts[layout_id] = Layout.from_json(payload)
     # a summary whose layout is missing (never written by this code) is not trusted
     return [row for row in rows if row[1] in layouts]
+
+
+#: Above this share of runs without a summary, :func:`summarised_pairs` gives up (a scan of
+#: the whole ``run_values`` index is then as fast).
+_UNSUMMARISED_MAX = 0.2
+
+
+def summarised_pairs(conn: Connection) -> set[tuple[str, str]] | None:
+    """Every (kind, name) the store has a ``run_values`` row of, read from the layouts of the
+    runs' summaries and the rows of the runs without one; ``None`` when too many runs have
+    none (or the database keeps no summaries): then scan ``run_values`` instead."""
+    if not summaries_enabled(conn):
+        return None
+    rs, sl, runs = tables.run_summaries, tables.summary_layouts, tables.runs
+    bare = [
+        row[0]
+        for row in conn.execute(select(runs.c.id).where(runs.c.id.not_in(select(rs.c.run_id))))
+    ]
+    total = conn.execute(select(func.count()).select_from(runs)).scalar_one()
+    if total and len(bare) > _UNSUMMARISED_MAX * total:
+        return None
+    used = select(rs.c.layout).distinct().scalar_subquery()
+    pairs: set[tuple[str, str]] = set()
+    for (payload,) in conn.execute(select(sl.c.payload).where(sl.c.id.in_(used))):
+        pairs |= Layout.from_json(payload).pairs()
+    rv = tables.run_values
+    for start in range(0, len(bare), _BUILD_BATCH):
+        query = (
+            select(rv.c.kind, rv.c.name)
+            .where(rv.c.run_id.in_(bare[start : start + _BUILD_BATCH]))
+            .distinct()
+        )
+        pairs.update((kind, name) for kind, name in conn.execute(query))
+    return pairs

@@ -69,6 +69,7 @@ def test_finished_run_reads_through_its_summary(tracker: mb.Tracker) -> None:
         "flag": True,
         "label": 'a "quoted", comma\nnew line é',
         "empty": "",
+        "nothing": None,  # a row with neither a number nor a text
     }
     run_id = _finished_run(tracker, "done", **odd)
     assert _has_summary(tracker, run_id)
@@ -143,9 +144,7 @@ def test_any_write_of_run_values_removes_the_summary(tracker: mb.Tracker) -> Non
     second = _finished_run(tracker, "second", lr=0.2)
     third = _finished_run(tracker, "third", lr=0.3)
     rv = tables.run_values
-    changed = (
-        update(rv).where(rv.c.run_id == first, rv.c.kind == "param").values(value_num=0.75)
-    )
+    changed = update(rv).where(rv.c.run_id == first, rv.c.kind == "param").values(value_num=0.75)
     tracker.store._write(lambda conn: conn.execute(changed))
     tracker.store._write(lambda conn: rebuild_run_values(conn, [second]))
     gone = rv.delete().where(rv.c.run_id == third, rv.c.kind == "param")
