@@ -335,10 +335,10 @@ def stream_frame(
         if chunk.fields:
             at = position.get_indexer([row[0] for row in chunk.fields])
             kept[at] = True
-            for index, column in enumerate(zip(*chunk.fields, strict=True)):
+            for index, read in enumerate(zip(*chunk.fields, strict=True)):
                 if index in _SHARED_FIELDS:
-                    column = tuple(values.share(v) for v in column)
-                fields[index][at] = column
+                    read = tuple(values.share(v) for v in read)
+                fields[index][at] = read
         values.add(chunk.values, position)
         values.add_summaries(chunk.summaries, chunk.layouts, position)
         chunk.summaries.clear()

@@ -113,7 +113,7 @@ def _field_builders(cls: type) -> list[tuple[str, Any]]:
     if builders is None:
         hints = _field_types(cls)
         builders = []
-        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
+        for field in dataclasses.fields(cls):
             hint = hints[field.name]
             builders.append((field.name, partial(_build, hint) if _holds_record(hint) else None))
         _BUILDERS[cls] = builders

@@ -134,7 +134,7 @@ def summary_parts(
     empty_keys = []
     for kind, name, num, value in ordered:
         has_number = num is not None and num == num  # NaN reads as "no number", as a row does
-        if has_number:
+        if num is not None and has_number:
             number_keys.append((kind, name))
             numbers.append(float(num))
         if value is not None:
