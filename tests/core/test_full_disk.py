@@ -31,7 +31,8 @@ class FullDisk:
     def fill(self) -> None:
         if self.mounted:
             # unbuffered: no bytes left over for close() to fail on once the disk is full
-            with open(self.folder / "filler", "wb", buffering=0) as out, contextlib.suppress(OSError):
+            filler = open(self.folder / "filler", "wb", buffering=0)  # noqa: SIM115
+            with filler as out, contextlib.suppress(OSError):
                 while True:
                     out.write(b"\0" * 65536)
                     out.flush()

@@ -183,3 +183,17 @@ def test_migration_from_version_3_writes_every_summary(any_store: str, plugin_ma
         pd.testing.assert_frame_equal(_board(tracker), expected)
         tracker.store.append_points(ids[0], [("loss", 9, None, 0.5, time.time())])
         assert not _has_summary(tracker, ids[0])  # the triggers came with the migration
+
+
+def test_a_migrated_store_writes_its_own_summaries(tmp_path, plugin_manager) -> None:  # type: ignore[no-untyped-def]
+    from modelboard.store.migrate import migrate
+
+    source, target = str(tmp_path / "src"), str(tmp_path / "dst")
+    with mb.Tracker(source, plugin_manager=plugin_manager) as tracker:
+        ids = [_finished_run(tracker, f"run{i}", lr=i / 10) for i in range(3)]
+        expected = _board(tracker)
+    report = migrate(source, target)
+    assert report.ok
+    with mb.Tracker(target, plugin_manager=plugin_manager) as tracker:
+        assert all(_has_summary(tracker, r) for r in ids)
+        pd.testing.assert_frame_equal(_board(tracker), expected)
