@@ -42,6 +42,7 @@ def format_for(path: str | os.PathLike[str], format: str | None = None) -> str:
 
 #: Rows per block when a frame is written to CSV or Parquet (one Parquet row group each).
 EXPORT_CHUNK = 20_000
+_CSV_TEXT_ROWS = 2_000  # rows per block of CSV text (a block's text is built whole)
 
 
 def export_frame(
@@ -77,10 +78,18 @@ def export_frame(
 
 
 def _write_csv(frame: pd.DataFrame, target: Path, chunk_rows: int) -> None:
+    from modelboard.leaderboard._csv import csv_block
+
     with target.open("w", encoding="utf-8", newline="") as out:
         frame.iloc[:0].to_csv(out, index=False)  # the header, even for no runs
-        for start in range(0, len(frame), chunk_rows):
-            frame.iloc[start : start + chunk_rows].to_csv(out, index=False, header=False)
+        step = min(chunk_rows, _CSV_TEXT_ROWS)  # text blocks are small: ~2 KB a row
+        for start in range(0, len(frame), step):
+            block = frame.iloc[start : start + step]
+            text = csv_block(block)  # the text pandas writes, made a column at a time
+            if text is None:
+                block.to_csv(out, index=False, header=False)
+            else:
+                out.write(text)
 
 
 def _write_parquet(frame: pd.DataFrame, target: Path, chunk_rows: int) -> None:

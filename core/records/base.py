@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
+from functools import partial
 from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin
 
 from modelboard.serialization import dumps, from_jsonable, loads, to_jsonable
@@ -38,6 +40,33 @@ class Record:
     @classmethod
     def from_dict(cls: type[R], data: dict[str, Any]) -> R:
         """Rebuild a record from ``to_dict`` output; unknown keys from newer writers are ignored."""
+        cls._check_version(data)
+        return cls._from_fields(data, from_jsonable)
+
+    @classmethod
+    def _from_fields(cls: type[R], data: dict[str, Any], decode: Any) -> R:
+        """The record of ``data``'s fields, each passed through ``decode`` (``None``: taken as
+        it is) and built to its field's type where that holds records."""
+        kwargs = {}
+        for name, build in _field_builders(cls):
+            if name in data:
+                value = data[name] if decode is None else decode(data[name])
+                kwargs[name] = value if build is None else build(value)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls: type[R], text: str) -> R:
+        """Inverse of :meth:`to_json`."""
+        if '"$' not in text and "\\u0024" not in text:
+            # no tagged value anywhere (no key starts with "$"): plain JSON, decoded once
+            data = json.loads(text)
+            if isinstance(data, dict):
+                cls._check_version(data)
+                return cls._from_fields(data, None)
+        return cls.from_dict(loads(text))
+
+    @classmethod
+    def _check_version(cls, data: dict[str, Any]) -> None:
         version = data.get("schema_version", cls.SCHEMA_VERSION)
         if isinstance(version, int) and version > cls.SCHEMA_VERSION:
             from modelboard.errors import StoreVersionError
@@ -46,17 +75,6 @@ class Record:
                 f"{cls.__name__} has schema version {version}, newer than this modelboard's "
                 f"{cls.SCHEMA_VERSION}; upgrade modelboard (pip install -U modelboard) to read it"
             )
-        hints = _field_types(cls)
-        kwargs = {}
-        for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-            if field.name in data:
-                kwargs[field.name] = _build(hints[field.name], from_jsonable(data[field.name]))
-        return cls(**kwargs)
-
-    @classmethod
-    def from_json(cls: type[R], text: str) -> R:
-        """Inverse of :meth:`to_json`."""
-        return cls.from_dict(loads(text))
 
     def __eq__(self, other: object) -> bool:
         if type(self) is not type(other):
@@ -76,6 +94,30 @@ def _field_types(cls: type) -> dict[str, Any]:
     if hints is None:
         hints = _FIELD_TYPES[cls] = typing.get_type_hints(cls)
     return hints
+
+
+_BUILDERS: dict[type, list[tuple[str, Any]]] = {}
+
+
+def _holds_record(hint: Any) -> bool:
+    """Whether a field type has a record in it (elsewhere ``_build`` returns values as is)."""
+    if isinstance(hint, type) and issubclass(hint, Record):
+        return True
+    return any(_holds_record(arg) for arg in get_args(hint))
+
+
+def _field_builders(cls: type) -> list[tuple[str, Any]]:
+    """(field name, builder) per field of a record class, made once: the builder is ``None``
+    for a field whose decoded JSON value is already what it holds (no records inside)."""
+    builders = _BUILDERS.get(cls)
+    if builders is None:
+        hints = _field_types(cls)
+        builders = []
+        for field in dataclasses.fields(cls):
+            hint = hints[field.name]
+            builders.append((field.name, partial(_build, hint) if _holds_record(hint) else None))
+        _BUILDERS[cls] = builders
+    return builders
 
 
 def _build(hint: Any, value: Any) -> Any:

@@ -2,9 +2,10 @@
 
 Every table of ``modelboard.store.tables.metadata`` is copied column for column, except
 ``modelboard_meta`` (both stores must be at the same schema version: DST's schema is created or
-upgraded, a SRC older than this code is refused). A table with a ``run_id`` column belongs to
-runs and is copied with its run; any other table (and rows whose ``run_id`` is NULL) is copied
-row by row by primary key.
+upgraded, a SRC older than this code is refused) and the run summaries, which DST writes from
+the values it receives (``modelboard.store.run_summary``). A table with a ``run_id`` column
+belongs to runs and is copied with its run; any other table (and rows whose ``run_id`` is NULL)
+is copied row by row by primary key.
 
 Order, so that "present" means complete: runs go in batches; for each batch the artifact files
 are copied first, then ONE DST transaction inserts every row of the batch's runs (its leftover
@@ -45,6 +46,7 @@ from modelboard.store.artifact_store import ArtifactStoreError, artifact_filesys
 from modelboard.store.engine import READ_ONLY, make_engine
 from modelboard.store.location import StoreLocation, is_remote_url, resolve_location
 from modelboard.store.migrations import check_schema, ensure_schema, read_schema_version
+from modelboard.store.run_summary import build_summaries
 from modelboard.store.tables import STORE_SCHEMA_VERSION
 
 __all__ = [
@@ -105,12 +107,16 @@ def _surrogate(table: Table) -> str | None:
     return None
 
 
+#: Tables derived from the others (run summaries): not copied nor hashed; DST writes its own.
+_DERIVED = (tables.run_summaries, tables.summary_layouts)
+
+
 def _specs() -> list[_Spec]:
     """Every table but ``modelboard_meta``, in foreign-key order (a table before the tables
     that refer to it)."""
     out = []
     for table in tables.metadata.sorted_tables:
-        if table is tables.meta:
+        if table is tables.meta or table in _DERIVED:
             continue
         surrogate = _surrogate(table)
         columns = tuple(c.name for c in table.columns if c.name != surrogate)
@@ -818,6 +824,7 @@ def _run(
             with dst.begin() as conn:
                 _remove_leftovers(conn, run_specs, batch)
                 _insert(conn, run_specs, [contents[i] for i in batch])
+                build_summaries(conn, batch)  # from the values just written
         except DBAPIError as exc:
             reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
             raise MigrationError(

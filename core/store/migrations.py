@@ -25,6 +25,10 @@ _PG_LOCK_KEY = 0x6D6F64656C  # "model"
 def _create_tables(conn: Connection, version: int) -> None:
     for table in TABLES_BY_VERSION[version]:
         table.create(conn, checkfirst=True)
+    if version == 4:  # the summaries' triggers come with their tables
+        from modelboard.store.run_summary import create_triggers
+
+        create_triggers(conn)
 
 
 def _migrate_to_2(conn: Connection) -> None:
@@ -41,7 +45,20 @@ def _migrate_to_3(conn: Connection) -> None:
     _create_tables(conn, 3)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _migrate_to_2, 3: _migrate_to_3}
+def _migrate_to_4(conn: Connection) -> None:
+    """Version 4 adds ``run_summaries`` and ``summary_layouts`` (with the triggers that keep
+    them exact) and writes the summary of every run already stored."""
+    from modelboard.store.run_summary import build_summaries
+
+    _create_tables(conn, 4)
+    build_summaries(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _migrate_to_2,
+    3: _migrate_to_3,
+    4: _migrate_to_4,
+}
 
 
 def read_schema_version(conn: Connection) -> int | None:

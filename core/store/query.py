@@ -35,6 +35,7 @@ from modelboard.store.columns import (
 )
 from modelboard.store.filter import FilterError, parse_filter
 from modelboard.store.filter_sql import QueryBuilder
+from modelboard.store.run_summary import Layout, fetch_summaries, summarised_pairs
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection
@@ -251,7 +252,7 @@ def select_run_ids(
         query = query.limit(limit)
     if offset:
         query = query.offset(offset)
-    return [r[0] for r in store._read(partial(_all_rows, query))]
+    return [r[0] for r in store._read(partial(_driver_rows, query))]
 
 
 def count_runs(
@@ -368,7 +369,8 @@ def _top_by_value(
 def _fetch_rows(
     store: SQLStore, ids: Sequence[str], sources: set[Source] | None, now: float
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[Source, tuple[Any, Any]]]]:
-    """Runs-table fields and ``run_values`` of the given runs (only ``sources`` when given)."""
+    """Runs-table fields and ``run_values`` of the given runs (only ``sources`` when given),
+    read row by row (the reference the summaries' path is tested against)."""
     names = (*RUN_FIELDS, "duration")
     run_fields: dict[str, dict[str, Any]] = {}
     values: dict[str, dict[Source, tuple[Any, Any]]] = {run_id: {} for run_id in ids}
@@ -489,10 +491,16 @@ def default_columns(resolver: ColumnResolver, present: set[Source]) -> list[Colu
 
 
 def stored_sources(store: SQLStore) -> set[Source]:
-    """Every (kind, name) the store holds a value of: one scan of a covering index."""
+    """Every (kind, name) the store holds a value of: from the summaries' layouts (and the
+    rows of runs without a summary), else one scan of a covering index."""
     rv = tables.run_values
     query = select(rv.c.kind, rv.c.name).distinct()
-    return {Source(k, n) for k, n in store._read(partial(_all_rows, query))}
+
+    def work(conn: Connection) -> Any:
+        pairs = summarised_pairs(conn)  # the runs' summaries know them: no scan
+        return pairs if pairs is not None else _all_rows(query, conn)
+
+    return {Source(k, n) for k, n in store._read(work)}
 
 
 @dataclass
@@ -503,6 +511,11 @@ class RunChunk:
 
     fields: list[tuple[Any, ...]]
     values: list[tuple[str, str, str, float | None, str | None]]
+    #: with ``summaries=True``: (run_id, layout id, numbers, texts) of the runs that have a
+    #: summary (``modelboard.store.run_summary``; their ``values`` are not fetched), and the
+    #: layouts they use
+    summaries: list[tuple[str, str, bytes, str]] = field(default_factory=list)
+    layouts: dict[str, Layout] = field(default_factory=dict)
 
 
 #: The runs-table fields a chunk carries, in order (``duration`` follows, computed).
@@ -592,12 +605,15 @@ def iter_run_chunks(
     *,
     now: float | None = None,
     chunk_size: int = STREAM_CHUNK,
+    summaries: bool = False,
 ) -> Iterator[RunChunk]:
     """The runs-table fields and ``run_values`` of ``ids``, ``chunk_size`` runs at a time:
     memory stays one chunk's rows, whatever the store's size. With ``sources``, at least
     their values (and no kind of value none of them has; many sources are filtered by kind).
+    With ``summaries``, a run that has a summary comes as that one row instead of its values
+    (``RunChunk.summaries``: every value of the run, whatever ``sources`` say).
 
-    Each chunk is one read (two queries on one connection); a run deleted meanwhile is absent.
+    Each chunk is one read (queries on one connection); a run deleted meanwhile is absent.
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be 1 or more, got {chunk_size}")
@@ -609,6 +625,7 @@ def iter_run_chunks(
     if pairs is not None and len(pairs) > _PAIR_FILTER_MAX:
         pairs = None  # many to name: the kinds only, the other names skipped by the caller
     step = min(chunk_size, 30_000 - 2 * len(pairs or ()))
+    layouts: dict[str, Layout] = {}
     for start in range(0, len(ids), step):
         chunk = list(ids[start : start + step])
         run_query = select(
@@ -624,19 +641,24 @@ def iter_run_chunks(
         ).where(runs.c.id.in_(chunk))
 
         def work(conn: Connection, run_query: Any = run_query, chunk: list[str] = chunk) -> Any:
-            found = [tuple(r) for r in conn.execute(run_query)]
+            found = _driver_rows(run_query, conn)
             if kinds is not None and not kinds:
-                return found, []
-            return found, _fetch_values(conn, chunk, pairs, kinds)
+                return found, [], []
+            summarised = fetch_summaries(conn, chunk, layouts) if summaries else []
+            if summarised:
+                have = {row[0] for row in summarised}
+                chunk = [run_id for run_id in chunk if run_id not in have]
+            values = _fetch_values(conn, chunk, pairs, kinds) if chunk else []
+            return found, values, summarised
 
-        found, values = store._read(work)
+        found, values, summarised = store._read(work)
         fields = []
         for row in found:
             created, ended, heartbeat = row[5], row[6], row[7]
             end = ended if ended is not None else heartbeat
             duration = None if end is None else max(0.0, end - created)
             fields.append((*row, duration))
-        yield RunChunk(fields, values)
+        yield RunChunk(fields, values, summarised, layouts)
 
 
 def _present_sources(store: SQLStore, sources: Sequence[Source]) -> set[Source]:

@@ -48,6 +48,7 @@ from modelboard.store.documents import (
 from modelboard.store.engine import READ_ONLY, make_engine
 from modelboard.store.location import URI_ENV, StoreLocation
 from modelboard.store.migrations import check_schema, ensure_schema
+from modelboard.store.run_summary import refresh_summary
 from modelboard.store.run_values import (
     EVALUATION_PREFIX,
     merge_metric_summaries,
@@ -299,6 +300,7 @@ class SQLStore:
         if result.rowcount == 0:
             raise RunNotFoundError(f"run {record.id} is not in the store (was it deleted?)")
         replace_values(conn, record.id, ("param", "tag", "run"), run_record_rows(record))
+        refresh_summary(conn, record.id, record.status)
 
     def change_run(self, run_id: str, change: Callable[[RunRecord | None], RunRecord]) -> RunRecord:
         """Write ``change(stored)`` as the run's record, where ``stored`` is the record in the
@@ -464,6 +466,7 @@ class SQLStore:
                 tables.records,
                 tables.artifacts,
                 tables.run_values,
+                tables.run_summaries,
             ):
                 conn.execute(delete(table).where(table.c.run_id == full_id))
             trials = tables.search_trials  # a search run's trials go with it (its runs stay)
@@ -488,7 +491,17 @@ class SQLStore:
 
     def put_record(self, run_id: str, kind: str, record: Record) -> None:
         """Store a record (``data``, ``network``, ``evaluation:<split>``) and its values."""
-        self._write(lambda conn: self._put_record_row(conn, run_id, kind, record))
+
+        def work(conn: Connection) -> None:
+            self._put_record_row(conn, run_id, kind, record)
+            refresh_summary(conn, run_id)  # an ended run's summary, with the new values
+
+        self._write(work)
+
+    def write_run_summary(self, run_id: str) -> None:
+        """Write the summary of an ended run (``modelboard.store.run_summary``) from its values
+        as stored now; a running run gets none. Called once a run's last writes are stored."""
+        self._write(lambda conn: refresh_summary(conn, run_id))
 
     @staticmethod
     def _put_record_row(conn: Connection, run_id: str, kind: str, record: Record) -> None:
@@ -620,6 +633,8 @@ class SQLStore:
                     .where(tables.runs.c.id == run_id)
                     .values(heartbeat=_forward_heartbeat(heartbeat))
                 )
+            if run_record is not None and points:  # the points came after the record's summary
+                refresh_summary(conn, run_id, run_record.status)
 
         self._write(work)
 

@@ -14,6 +14,13 @@
   ``finished``, ``failed``, ``pruned``), the run that holds it, and the claim of the worker
   that runs it (``worker``, ``claimed_at``, ``heartbeat``). Workers claim a trial with one
   conditional ``UPDATE``, so no trial runs twice.
+- ``run_summaries`` and ``summary_layouts`` (since version 4): a copy of each run's
+  ``run_values`` in one row, so that a whole-store read fetches one row per run
+  (``modelboard.store.run_summary``): the numbers as one float64 array in the order a layout
+  names, the texts as one JSON list. A layout (the run's (kind, name) pairs holding a number,
+  then those holding a text) is stored once, under a hash of itself, and shared by every run
+  with the same values. Database triggers delete a run's summary whenever any of its
+  ``run_values`` rows is written or deleted, so a summary is either exact or absent.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -40,9 +48,11 @@ __all__ = [
     "artifacts",
     "run_values",
     "search_trials",
+    "run_summaries",
+    "summary_layouts",
 ]
 
-STORE_SCHEMA_VERSION = 3
+STORE_SCHEMA_VERSION = 4
 
 metadata = MetaData()
 
@@ -140,8 +150,25 @@ search_trials = Table(
     Index("ix_search_trials_search_status", "search_id", "status"),
 )
 
+run_summaries = Table(
+    "run_summaries",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("layout", String(32), nullable=False),
+    Column("numbers", LargeBinary, nullable=False),
+    Column("texts", Text, nullable=False),
+)
+
+summary_layouts = Table(
+    "summary_layouts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("payload", Text, nullable=False),
+)
+
 TABLES_BY_VERSION = {
     1: [meta, runs, records, metrics, gradients, artifacts],
     2: [run_values],
     3: [search_trials],
+    4: [run_summaries, summary_layouts],
 }

@@ -720,6 +720,11 @@ class Run:
                 ) from exc
             except Exception as exc:
                 self._spill_after_failed_finish(exc)
+            if self.role == "owner":  # its values are final: one row for whole-store reads
+                try:
+                    self._store.write_run_summary(self.id)
+                except ModelboardError as exc:  # reads fall back to the values themselves
+                    log.debug("modelboard: run %s: summary not written: %s", self.id[:8], exc)
             if self.role != "owner":
                 try:
                     self._end_as_writer()

@@ -30,7 +30,9 @@ class FullDisk:
 
     def fill(self) -> None:
         if self.mounted:
-            with open(self.folder / "filler", "wb") as out, contextlib.suppress(OSError):
+            # unbuffered: no bytes left over for close() to fail on once the disk is full
+            filler = open(self.folder / "filler", "wb", buffering=0)  # noqa: SIM115
+            with filler as out, contextlib.suppress(OSError):
                 while True:
                     out.write(b"\0" * 65536)
                     out.flush()

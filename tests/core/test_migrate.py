@@ -129,14 +129,14 @@ def source_content(source: Path) -> dict[str, Any]:
 
 
 def _table_rows(url: str) -> dict[str, Counter[str]]:
-    """Every row of every table but the meta table, as a multiset of canonical JSON; the
-    autoincrement ids of metrics and gradients are left out."""
+    """Every row of every table but the meta table and the run summaries, as a multiset of
+    canonical JSON; the autoincrement ids of metrics and gradients are left out."""
     engine = create_engine(url)
     out: dict[str, Counter[str]] = {}
     with engine.connect() as conn:
         for t in tables.metadata.sorted_tables:
-            if t is tables.meta:
-                continue
+            if t in (tables.meta, tables.run_summaries, tables.summary_layouts):
+                continue  # the summaries are derived: DST writes its own from the values
             columns = [c for c in t.columns if not (c.name == "id" and t is not tables.runs)]
             out[t.name] = Counter(
                 json.dumps([None if v is None else v for v in row], default=str)

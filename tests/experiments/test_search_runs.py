@@ -87,7 +87,7 @@ def test_a_version_2_store_is_migrated_to_hold_searches(any_store: str, plugin_m
     engine.dispose()
     with mb.Tracker(any_store, plugin_manager=plugin_manager, announce=False) as tracker:
         with tracker.store.engine.connect() as conn:
-            assert read_schema_version(conn) == STORE_SCHEMA_VERSION == 3
+            assert read_schema_version(conn) == STORE_SCHEMA_VERSION == 4
             assert inspect(conn).has_table("search_trials")
         result = mb.search(
             train_quality, {"quality": [0.3, 0.6]}, strategy="grid", metric="score", tracker=tracker

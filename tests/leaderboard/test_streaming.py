@@ -12,6 +12,7 @@ import pytest
 from modelboard.cli import main
 from modelboard.cli.render import write_plain_table
 from modelboard.leaderboard import export_frame, leaderboard
+from modelboard.leaderboard._csv import csv_block
 from modelboard.store import count_runs, query_runs
 from modelboard.store.run_list import RunList, list_run_ids
 
@@ -148,3 +149,34 @@ def test_plain_table_aligns_every_row(sample) -> None:  # type: ignore[no-untype
     gap = lines[1].index("  -")  # the first column ends at the same place on every line
     assert all(line[gap : gap + 2] == "  " and line[gap - 1] != " " for line in lines[2:])
     assert rows[0][0][:8] in lines[2] and lines[2].startswith(rows[0][0][:8])
+
+
+def test_csv_text_is_what_pandas_writes(sample, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The column-at-a-time CSV writer gives pandas' own bytes: every float as ``repr``
+    writes it (all magnitudes, exponents, whole numbers, -0.0, inf), ints, bools, texts that
+    need quotes, and object cells."""
+    import numpy as np
+
+    tracker, _ = sample
+    rng = np.random.default_rng(0)
+    size = 20_000
+    floats = rng.random(size) * 10.0 ** rng.integers(-320, 308, size) * rng.choice([-1, 1], size)
+    floats[::7] = np.round(floats[::7])
+    floats[::11] = np.nan
+    floats[:12] = [0.0, -0.0, np.inf, -np.inf, 1e16, 1e15, 1e-4, 9.9e-5, 0.1, 100.0, 5e-324, 1e22]
+    texts = ["a", "x,y", 'q"uote', "line\nbreak", "", None, "cr\r", "é"]
+    cells = [True, None, 1.5, "t,x", 3, float("nan"), "", 2**70]
+    frame = pd.DataFrame(
+        {
+            "f": floats,
+            "i": rng.integers(-(2**62), 2**62, size),
+            "b": rng.random(size) > 0.5,
+            "s": pd.Series([texts[i % len(texts)] for i in range(size)]),
+            "o": pd.Series([cells[i % len(cells)] for i in range(size)], dtype=object),
+        }
+    )
+    boards = [frame, leaderboard(tracker.store)]
+    for board in boards:
+        assert csv_block(board) is not None  # written a column at a time, not by pandas
+        written = export_frame(board, tmp_path / "board.csv", chunk_rows=3000)
+        assert written.read_bytes() == board.to_csv(index=False).encode()
