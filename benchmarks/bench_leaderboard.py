@@ -28,9 +28,11 @@ PARAMS = ["batch_size", "learning_rate", "optimizer"] + [f"p{i:02d}" for i in ra
 
 
 def build_store(folder: Path, runs: int, seed: int = 0) -> float:
-    """Write ``runs`` finished runs into a new store at ``folder``; returns seconds taken."""
+    """Write ``runs`` finished runs into a new store at ``folder`` (with their run summaries,
+    as runs finished through the API have them); returns seconds taken."""
     from modelboard.records import RunRecord
     from modelboard.store import SQLStore, resolve_location, tables
+    from modelboard.store.run_summary import build_summaries
     from modelboard.store.run_values import run_record_rows, scalar_columns
 
     start = time.perf_counter()
@@ -91,6 +93,7 @@ def build_store(folder: Path, runs: int, seed: int = 0) -> float:
         flush(conn)
         for index in indexes:
             index.create(conn)
+        build_summaries(conn)
     store.close()
     return time.perf_counter() - start
 

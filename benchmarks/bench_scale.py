@@ -297,12 +297,11 @@ def main() -> None:
             shape = "copies" if args.copies_of else "sqlite"
             folder = root / f"{shape}-{runs}"
             if not (folder / "modelboard.db").exists():
-                seconds = (
-                    build_copied_store(args.copies_of, folder, runs)
-                    if args.copies_of
-                    else build_store(folder, runs)
-                )
-                seconds += build_summaries_of(folder)
+                if args.copies_of:
+                    seconds = build_copied_store(args.copies_of, folder, runs)
+                    seconds += build_summaries_of(folder)
+                else:  # build_store writes the summaries itself
+                    seconds = build_store(folder, runs)
                 print(f"built {runs:,} runs (SQLite, {shape}) in {seconds:.0f} s")
             stores = [("sqlite", str(folder))]
             prefix = "bench_scale_copies" if args.copies_of else "bench_scale"
